@@ -1,0 +1,218 @@
+/**
+ * Schema migrations, applied with kysely's Migrator (in order of their names). Migrations are the one place
+ * besides the connection where the engine matters (auto-increment keys), so they live in `src/db/`.
+ */
+import { Kysely, Migrator, type CreateTableBuilder, type Migration, type MigrationProvider } from 'kysely';
+import type { Engine } from './connection.ts';
+
+type AnyDb = Kysely<any>;
+
+function idColumn<T extends string>(t: CreateTableBuilder<T, any>, engine: Engine): CreateTableBuilder<T, any> {
+  return engine === 'postgres'
+    ? t.addColumn('id', 'bigserial', (c) => c.primaryKey())
+    : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+}
+
+function initial(engine: Engine): Migration {
+  return {
+    async up(db: AnyDb) {
+      await idColumn(db.schema.createTable('run'), engine)
+        .addColumn('as_of', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('stats', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('error', 'text')
+        .execute();
+
+      await idColumn(db.schema.createTable('source_file'), engine)
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('mtime_ms', 'bigint', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('encoding', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('error', 'text')
+        .addColumn('layout_key', 'text', (c) => c.notNull())
+        .addColumn('header_line', 'integer')
+        .addColumn('rows_read', 'integer', (c) => c.notNull())
+        .addColumn('rows_accepted', 'integer', (c) => c.notNull())
+        .addColumn('rows_rejected', 'integer', (c) => c.notNull())
+        .addColumn('rows_skipped', 'integer', (c) => c.notNull())
+        .addColumn('rows_repeated', 'integer', (c) => c.notNull())
+        .addColumn('run_id', 'bigint', (c) => c.notNull())
+        .addColumn('ingested_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('source_file_sha256').on('source_file').column('sha256').execute();
+      await db.schema.createIndex('source_file_path').on('source_file').column('path').execute();
+
+      await idColumn(db.schema.createTable('payment'), engine)
+        .addColumn('file_id', 'bigint', (c) => c.notNull())
+        .addColumn('line', 'integer', (c) => c.notNull())
+        .addColumn('person_no', 'text')
+        .addColumn('id_number', 'text', (c) => c.notNull())
+        .addColumn('id_raw', 'text', (c) => c.notNull())
+        .addColumn('id_valid', 'integer', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('sex', 'text')
+        .addColumn('scheme', 'text', (c) => c.notNull())
+        .addColumn('item', 'text', (c) => c.notNull())
+        .addColumn('item_raw', 'text', (c) => c.notNull())
+        .addColumn('period', 'text', (c) => c.notNull())
+        .addColumn('amount_fen', 'bigint', (c) => c.notNull())
+        .addColumn('paid_on', 'text')
+        .addColumn('account', 'text')
+        .addColumn('bank', 'text')
+        .addColumn('agency', 'text')
+        .addColumn('district_code', 'text')
+        .addColumn('batch', 'text', (c) => c.notNull())
+        .execute();
+      // The natural key of a payment (DOMAIN.md §2): the same record in two extracts is one payment.
+      await db.schema
+        .createIndex('payment_natural_key')
+        .on('payment')
+        .columns(['batch', 'id_number', 'scheme', 'item', 'period'])
+        .unique()
+        .execute();
+      await db.schema.createIndex('payment_person_period').on('payment').columns(['id_number', 'period']).execute();
+
+      await idColumn(db.schema.createTable('death_record'), engine)
+        .addColumn('file_id', 'bigint', (c) => c.notNull())
+        .addColumn('line', 'integer', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('id_number', 'text', (c) => c.notNull())
+        .addColumn('id_raw', 'text', (c) => c.notNull())
+        .addColumn('id_valid', 'integer', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('sex', 'text')
+        .addColumn('birth_date', 'text')
+        .addColumn('death_date', 'text')
+        .addColumn('cremation_date', 'text')
+        .addColumn('cancel_date', 'text')
+        .addColumn('cancel_reason', 'text')
+        .addColumn('is_death', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('death_record_id_number').on('death_record').column('id_number').execute();
+
+      await db.schema
+        .createTable('death_fact')
+        .addColumn('id_number', 'text', (c) => c.primaryKey())
+        .addColumn('death_date', 'text', (c) => c.notNull())
+        .addColumn('death_month', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('sex', 'text')
+        .addColumn('birth_date', 'text')
+        .addColumn('sources', 'text', (c) => c.notNull())
+        .addColumn('month_disagreement', 'integer', (c) => c.notNull())
+        .execute();
+
+      await idColumn(db.schema.createTable('reject'), engine)
+        .addColumn('file_id', 'bigint', (c) => c.notNull())
+        .addColumn('line', 'integer', (c) => c.notNull())
+        .addColumn('code', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('raw', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('reject_file').on('reject').columns(['file_id', 'line']).execute();
+
+      await idColumn(db.schema.createTable('finding'), engine)
+        .addColumn('run_id', 'bigint', (c) => c.notNull())
+        .addColumn('detector', 'text', (c) => c.notNull())
+        .addColumn('case_key', 'text', (c) => c.notNull())
+        .addColumn('id_number', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('district_code', 'text', (c) => c.notNull())
+        .addColumn('scheme', 'text', (c) => c.notNull())
+        .addColumn('first_period', 'text', (c) => c.notNull())
+        .addColumn('last_period', 'text', (c) => c.notNull())
+        .addColumn('months', 'integer', (c) => c.notNull())
+        .addColumn('amount_fen', 'bigint', (c) => c.notNull())
+        .addColumn('confidence', 'text', (c) => c.notNull())
+        .addColumn('evidence', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('finding_run').on('finding').columns(['run_id', 'detector']).execute();
+
+      await idColumn(db.schema.createTable('recovery_case'), engine)
+        .addColumn('detector', 'text', (c) => c.notNull())
+        .addColumn('case_key', 'text', (c) => c.notNull())
+        .addColumn('follow_up_seq', 'integer', (c) => c.notNull())
+        .addColumn('follow_up_of', 'bigint')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('confidence', 'text', (c) => c.notNull())
+        .addColumn('id_number', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('district_code', 'text', (c) => c.notNull())
+        .addColumn('scheme', 'text', (c) => c.notNull())
+        .addColumn('first_period', 'text', (c) => c.notNull())
+        .addColumn('last_period', 'text', (c) => c.notNull())
+        .addColumn('months', 'integer', (c) => c.notNull())
+        .addColumn('amount_fen', 'bigint', (c) => c.notNull())
+        .addColumn('evidence', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('assignee', 'text')
+        .addColumn('created_run_id', 'bigint', (c) => c.notNull())
+        .addColumn('updated_run_id', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('recovery_case_key')
+        .on('recovery_case')
+        .columns(['detector', 'case_key', 'follow_up_seq'])
+        .unique()
+        .execute();
+
+      await db.schema
+        .createTable('case_payment')
+        .addColumn('case_id', 'bigint', (c) => c.notNull())
+        .addColumn('payment_id', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('case_payment_pk', ['case_id', 'payment_id'])
+        .execute();
+      await db.schema.createIndex('case_payment_payment').on('case_payment').column('payment_id').execute();
+
+      await idColumn(db.schema.createTable('case_event'), engine)
+        .addColumn('case_id', 'bigint', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('from_status', 'text')
+        .addColumn('to_status', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('data', 'text')
+        .addColumn('run_id', 'bigint')
+        .execute();
+      await db.schema.createIndex('case_event_case').on('case_event').column('case_id').execute();
+    },
+    async down(db: AnyDb) {
+      for (const t of ['case_event', 'case_payment', 'recovery_case', 'finding', 'reject', 'death_fact', 'death_record', 'payment', 'source_file', 'run']) {
+        await db.schema.dropTable(t).ifExists().execute();
+      }
+    },
+  };
+}
+
+/** All migrations, keyed by name (applied in name order). */
+export function migrations(engine: Engine): Record<string, Migration> {
+  return { '0001_initial': initial(engine) };
+}
+
+/**
+ * Brings the schema up to date.
+ * @throws Error naming the failed migration when one fails (the database is left at the last good one)
+ */
+export async function migrateToLatest(db: Kysely<any>, engine: Engine): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(engine) };
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

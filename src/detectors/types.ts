@@ -1,0 +1,66 @@
+/**
+ * The detector plug-in interface (STYLE.md §1, §2): a detector is one file exporting
+ * `{ id, title, run(ctx) }` that yields findings; it reads the store through the query builder only.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Settings } from '../config/settings.ts';
+import type { DB } from '../db/schema.ts';
+
+/** Confidence of a match — distinct from the status of a case (DOMAIN.md §5). */
+export type Confidence = 'confirmed' | 'probable' | 'review';
+
+/** One comparison that decided a finding (field, how it agreed, the values compared, where they came from). */
+export interface Comparison {
+  field: string;
+  level: string;
+  values: string[];
+  sources?: string[];
+}
+
+/** Why a finding was made: comparisons, the facts used, and a one-line summary for people. */
+export interface Evidence {
+  why: string;
+  comparisons: Comparison[];
+  [key: string]: unknown;
+}
+
+/**
+ * What a detector found about one case key in this run.
+ * Amounts are integer fen; periods `YYYY-MM`, sorted and distinct.
+ */
+export interface Finding {
+  detector: string;
+  /** Case key (deceased_payment: the resident ID). */
+  caseKey: string;
+  idNumber: string;
+  name: string;
+  districtCode: string;
+  /** Scheme codes involved, ascending. */
+  schemes: string[];
+  periods: string[];
+  amountFen: number;
+  confidence: Confidence;
+  evidence: Evidence;
+  /** The payment rows the amount counts (payment.id). */
+  paymentIds: number[];
+}
+
+/** What every detector run receives. */
+export interface DetectorContext {
+  db: Kysely<DB>;
+  runId: number;
+  /** Business date `YYYY-MM-DD`. */
+  asOf: string;
+  settings: Settings;
+  logger: Logger;
+  /** Rows examined, reported by the detector for the run record. */
+  stats: { examined: number };
+}
+
+export interface Detector {
+  /** Stable id, used in cases and exports: e.g. `deceased_payment`. */
+  readonly id: string;
+  readonly title: string;
+  run(ctx: DetectorContext): AsyncIterable<Finding>;
+}

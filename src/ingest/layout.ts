@@ -1,0 +1,73 @@
+/**
+ * Layout of an extract: finding the header row (title rows may sit above it), mapping columns to fields
+ * through the header aliases (seeds/header-aliases.json + settings), and recognising rows that are not
+ * data — blank lines, repeated header rows of concatenated exports, summary rows (合计 / 总计 / 小计) and
+ * notes at the end (DOMAIN.md §2). Pure functions.
+ */
+import { toHalfWidth } from '../calendar/values.ts';
+
+/** Normalises a header cell for alias lookup: full-width folded, lower-case, no spaces, no trailing unit like （元）, no `*`. */
+export function headerKey(cell: string): string {
+  return toHalfWidth(cell.normalize('NFKC'))
+    .toLowerCase()
+    .replace(/^\ufeff/, '')
+    .replace(/[\s*:：]/g, '')
+    .replace(/[（(][^）)]*[）)]$/, '');
+}
+
+/** A recognised header: which column holds which field. */
+export interface Layout<F extends string> {
+  /** 1-based line of the header row. */
+  headerLine: number;
+  /** Field → column index. */
+  columns: Partial<Record<F, number>>;
+  /** Header keys of the header row, to recognise repeated header rows. */
+  headerKeys: string[];
+}
+
+/**
+ * Tries to read `cells` as a header row: every required field must be found.
+ * @returns the column map, or null when this row is not a header
+ */
+export function matchHeader<F extends string>(
+  cells: readonly string[],
+  aliases: Readonly<Record<F, readonly string[]>>,
+  required: readonly F[],
+): Partial<Record<F, number>> | null {
+  const keys = cells.map(headerKey);
+  const columns: Partial<Record<F, number>> = {};
+  for (const field of Object.keys(aliases) as F[]) {
+    // Prefer the first alias (most specific) that appears, then the left-most column.
+    for (const alias of aliases[field]) {
+      const idx = keys.indexOf(headerKey(alias));
+      if (idx !== -1 && !Object.values(columns).includes(idx)) {
+        columns[field] = idx;
+        break;
+      }
+    }
+  }
+  return required.every((f) => columns[f] !== undefined) ? columns : null;
+}
+
+/** Why a row after the header is skipped rather than read as data. */
+export type SkipKind = 'blank' | 'repeated_header' | 'summary' | 'note';
+
+const SUMMARY = /^(合\s*计|总\s*计|小\s*计|累\s*计|本页合计|total|subtotal)/i;
+const NOTE = /^(注|备注|说明|制表|填表|审核|打印|导出|数据来源|note)[:：\s]?/i;
+
+/**
+ * Classifies a non-data row, or returns null for a data row.
+ * @param headerKeys the header row's keys (from {@link headerKey})
+ */
+export function classifyRow(cells: readonly string[], headerKeys: readonly string[]): SkipKind | null {
+  const nonEmpty = cells.filter((c) => c.trim() !== '');
+  if (nonEmpty.length === 0) return 'blank';
+  const keys = cells.map(headerKey);
+  let same = 0;
+  for (let i = 0; i < Math.min(keys.length, headerKeys.length); i++) if (keys[i] !== '' && keys[i] === headerKeys[i]) same++;
+  if (same >= Math.max(2, Math.ceil(headerKeys.filter((k) => k !== '').length / 2))) return 'repeated_header';
+  const first = toHalfWidth(nonEmpty[0]!);
+  if (SUMMARY.test(first)) return 'summary';
+  if (nonEmpty.length <= 2 && NOTE.test(first)) return 'note';
+  return null;
+}

@@ -1,0 +1,196 @@
+/**
+ * Row parsers: pure `(cells, columns, context) → accepted row | reject` functions (STYLE.md §3), one per
+ * extract kind. They apply the formats of DOMAIN.md §2 and the identity rules of §3; codes are stable and
+ * listed in the README ("Reject codes").
+ */
+import { parseAmountFen, parseDate, parsePeriod, toHalfWidth } from '../calendar/values.ts';
+import { birthDateFromId, normalizeIdNumber } from '../identity/resident-id.ts';
+import type { DeathField, ItemDef, PaymentField, SchemeDef } from '../config/settings.ts';
+import type { NewDeathRecord, NewPayment } from '../db/schema.ts';
+import { headerKey } from './layout.ts';
+
+export type RowResult<T> = { ok: true; row: T } | { ok: false; code: string; reason: string };
+
+const reject = (code: string, reason: string): { ok: false; code: string; reason: string } => ({ ok: false, code, reason });
+
+/** Lookup tables built once from the settings. */
+export interface Vocabulary {
+  /** header-key(code or name or alias) → scheme code */
+  schemes: Map<string, string>;
+  /** header-key(name or alias or code) → item code */
+  items: Map<string, string>;
+}
+
+/** Builds the scheme and item lookups (keys normalised like headers: case, width and spaces ignored). */
+export function buildVocabulary(schemes: readonly SchemeDef[], items: readonly ItemDef[]): Vocabulary {
+  const s = new Map<string, string>();
+  for (const d of schemes) for (const n of [d.code, d.name, ...d.aliases]) s.set(headerKey(n), d.code);
+  const i = new Map<string, string>();
+  for (const d of items) for (const n of [d.code, d.name, ...d.aliases]) i.set(headerKey(n), d.code);
+  return { schemes: s, items: i };
+}
+
+function cell<F extends string>(cells: readonly string[], columns: Partial<Record<F, number>>, f: F): string {
+  const idx = columns[f];
+  if (idx === undefined) return '';
+  return (cells[idx] ?? '').trim();
+}
+
+/** Cleans a personal name: NFC, trimmed, inner spaces (ASCII and ideographic) removed. */
+export function cleanName(raw: string): string {
+  return raw.normalize('NFC').replace(/[\s\u3000]+/g, '');
+}
+
+function parseSex(raw: string): string | null {
+  const s = toHalfWidth(raw).toLowerCase();
+  if (s === '男' || s === 'm' || s === 'male' || s === '1') return 'M';
+  if (s === '女' || s === 'f' || s === 'female' || s === '2') return 'F';
+  return null;
+}
+
+function parseId(raw: string): RowResult<{ id: string; valid: boolean }> {
+  const n = normalizeIdNumber(raw);
+  if (n.ok) return { ok: true, row: { id: n.id, valid: n.valid } };
+  if (n.code === 'EMPTY') return reject('ID_MISSING', 'resident ID is empty');
+  if (n.code === 'BAD_LENGTH') return reject('ID_BAD_LENGTH', `resident ID has ${n.cleaned.length} characters; expected 18 (or legacy 15)`);
+  return reject('ID_BAD_CHARACTERS', 'resident ID contains characters other than digits and a final X');
+}
+
+/**
+ * Parses one payment row (待遇发放明细).
+ * @returns the row to store (without file id), or a reject code: ID_*, NAME_MISSING, SCHEME_MISSING,
+ *   SCHEME_UNKNOWN, ITEM_MISSING, PERIOD_*, AMOUNT_*, PAID_ON_INVALID, BATCH_MISSING
+ */
+export function parsePaymentRow(
+  cells: readonly string[],
+  columns: Partial<Record<PaymentField, number>>,
+  line: number,
+  vocab: Vocabulary,
+): RowResult<NewPayment> {
+  const idRaw = cell(cells, columns, 'id_number');
+  const id = parseId(idRaw);
+  if (!id.ok) return id;
+  const name = cleanName(cell(cells, columns, 'name'));
+  if (name === '') return reject('NAME_MISSING', 'name is empty');
+  const schemeRaw = cell(cells, columns, 'scheme');
+  if (schemeRaw === '') return reject('SCHEME_MISSING', 'benefit scheme is empty');
+  const scheme = vocab.schemes.get(headerKey(schemeRaw));
+  if (!scheme) return reject('SCHEME_UNKNOWN', `benefit scheme "${schemeRaw}" is not a known code or name (add it under "schemes" in the settings file)`);
+  const itemRaw = cell(cells, columns, 'item').normalize('NFC');
+  if (itemRaw === '') return reject('ITEM_MISSING', 'benefit item is empty');
+  const item = vocab.items.get(headerKey(itemRaw)) ?? itemRaw;
+  const period = parsePeriod(cell(cells, columns, 'period'));
+  if (!period.ok) return period;
+  const amount = parseAmountFen(cell(cells, columns, 'amount'));
+  if (!amount.ok) return amount;
+  const paidRaw = cell(cells, columns, 'paid_on');
+  let paidOn: string | null = null;
+  if (paidRaw !== '') {
+    const d = parseDate(paidRaw, 'payment date');
+    if (!d.ok) return reject('PAID_ON_INVALID', d.reason);
+    paidOn = d.value;
+  }
+  const batch = toHalfWidth(cell(cells, columns, 'batch'));
+  if (batch === '') return reject('BATCH_MISSING', 'batch number is empty');
+  const agency = toHalfWidth(cell(cells, columns, 'agency')) || null;
+  const account = toHalfWidth(cell(cells, columns, 'account')).replace(/[\s-]/g, '') || null;
+  return {
+    ok: true,
+    row: {
+      line,
+      person_no: toHalfWidth(cell(cells, columns, 'person_no')) || null,
+      id_number: id.row.id,
+      id_raw: idRaw,
+      id_valid: id.row.valid ? 1 : 0,
+      name,
+      sex: parseSex(cell(cells, columns, 'sex')),
+      scheme,
+      item,
+      item_raw: itemRaw,
+      period: period.value,
+      amount_fen: amount.value,
+      paid_on: paidOn,
+      account,
+      bank: cell(cells, columns, 'bank') || null,
+      agency,
+      district_code: agency && /^\d{6}/.test(agency) ? agency.slice(0, 6) : null,
+      batch,
+    },
+  };
+}
+
+/** Cancellation reasons that mean death (公安 户籍注销): only 死亡 (DOMAIN.md §2). */
+export function isDeathReason(reason: string): boolean {
+  const r = toHalfWidth(reason).replace(/\s/g, '');
+  return r === '死亡' || r === '因死亡注销' || r === '死亡注销';
+}
+
+/**
+ * Parses one death-record row of any source. A public-security cancellation whose reason is not death is
+ * accepted with `is_death = 0` (it is not a death; its date fields are kept but never used as one).
+ * @param asOf business date `YYYY-MM-DD`; a death after it is rejected
+ * @returns the row, or a reject code: ID_*, DEATH_DATE_MISSING, DEATH_DATE_INVALID, DEATH_DATE_FUTURE,
+ *   BIRTH_DATE_INVALID, DEATH_BEFORE_BIRTH
+ */
+export function parseDeathRow(
+  cells: readonly string[],
+  columns: Partial<Record<DeathField, number>>,
+  line: number,
+  source: string,
+  asOf: string,
+): RowResult<NewDeathRecord> {
+  const idRaw = cell(cells, columns, 'id_number');
+  const id = parseId(idRaw);
+  if (!id.ok) return id;
+  const reason = cell(cells, columns, 'cancel_reason');
+  const isDeath = columns.cancel_reason === undefined || isDeathReason(reason);
+  let birth: string | null = null;
+  const birthRaw = cell(cells, columns, 'birth_date');
+  if (birthRaw !== '') {
+    const b = parseDate(birthRaw, 'birth date');
+    if (!b.ok) return reject('BIRTH_DATE_INVALID', b.reason);
+    birth = b.value;
+  }
+  const optionalDate = (f: DeathField, label: string): RowResult<string | null> => {
+    const raw = cell(cells, columns, f);
+    if (raw === '') return { ok: true, row: null };
+    const d = parseDate(raw, label);
+    return d.ok ? { ok: true, row: d.value } : reject('DATE_INVALID', d.reason);
+  };
+  let death: string | null = null;
+  const deathRaw = cell(cells, columns, 'death_date');
+  if (isDeath) {
+    const d = parseDate(deathRaw, 'death date');
+    if (!d.ok) return reject(d.code === 'DATE_MISSING' ? 'DEATH_DATE_MISSING' : 'DEATH_DATE_INVALID', d.reason);
+    death = d.value;
+    if (death > asOf) return reject('DEATH_DATE_FUTURE', `death date ${death} is after the business date ${asOf}`);
+    const born = birth ?? (id.row.valid ? birthDateFromId(id.row.id) : null);
+    if (born && death < born) return reject('DEATH_BEFORE_BIRTH', `death date ${death} is before the birth date ${born}`);
+  } else if (deathRaw !== '') {
+    const d = parseDate(deathRaw, 'death date');
+    death = d.ok ? d.value : null;
+  }
+  const cremation = optionalDate('cremation_date', 'cremation date');
+  if (!cremation.ok) return cremation;
+  const cancel = optionalDate('cancel_date', 'cancellation date');
+  if (!cancel.ok) return cancel;
+  const name = cleanName(cell(cells, columns, 'name'));
+  return {
+    ok: true,
+    row: {
+      line,
+      source,
+      id_number: id.row.id,
+      id_raw: idRaw,
+      id_valid: id.row.valid ? 1 : 0,
+      name: name || null,
+      sex: parseSex(cell(cells, columns, 'sex')),
+      birth_date: birth,
+      death_date: isDeath ? death : null,
+      cremation_date: cremation.row,
+      cancel_date: cancel.row,
+      cancel_reason: reason || null,
+      is_death: isDeath ? 1 : 0,
+    },
+  };
+}

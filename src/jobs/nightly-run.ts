@@ -1,0 +1,112 @@
+/**
+ * The nightly pipeline (ARCHITECTURE.md floor 6): one run id and one lock drive every step —
+ * ingest new files → derive death facts → run every detector → update the cases → write the run folder.
+ * Each detector's outcome is recorded; one detector failing does not stop the others or the reports
+ * (STYLE.md §8).
+ */
+import os from 'node:os';
+import type { Logger } from 'pino';
+import type { Settings } from '../config/settings.ts';
+import type { Store } from '../db/connection.ts';
+import { ingestInbox, type FileReport } from '../ingest/ingest.ts';
+import { rebuildDeathFacts } from '../matching/death-facts.ts';
+import { DETECTORS } from '../detectors/index.ts';
+import type { Detector, Finding } from '../detectors/types.ts';
+import { upsertCases, type CaseChanges } from '../cases/upsert.ts';
+import { writeRunReports, type DetectorOutcome, type RunReportFiles } from '../reports/run-reports.ts';
+
+/** Exit code of `fundguard run` when another run holds the lock (README "Exit codes"). */
+export const EXIT_LOCKED = 3;
+
+/** Another run is running on this database. */
+export class RunLockedError extends Error {
+  override name = 'RunLockedError';
+  constructor(readonly heldBy: { id: number; host: string; pid: number; started_at: string }) {
+    super(`another run (id ${heldBy.id}, pid ${heldBy.pid} on ${heldBy.host}, started ${heldBy.started_at}) is running on this database; not started`);
+  }
+}
+
+export interface RunOptions {
+  store: Store;
+  inbox: string;
+  outDir: string;
+  /** Business date `YYYY-MM-DD`. */
+  asOf: string;
+  settings: Settings;
+  logger: Logger;
+  detectors?: readonly Detector[];
+}
+
+export interface RunResult {
+  runId: number;
+  files: FileReport[];
+  deathFacts: number;
+  detectors: DetectorOutcome[];
+  cases: Record<string, CaseChanges>;
+  reports: RunReportFiles;
+}
+
+/**
+ * Runs the whole job once.
+ * @throws RunLockedError when another run is running; any other error marks the run `failed` and is rethrown
+ */
+export async function runNightly(opts: RunOptions): Promise<RunResult> {
+  const { store, logger, settings, asOf } = opts;
+  const db = store.db;
+  const startedAt = new Date().toISOString();
+  const begun = await store.beginRun(asOf, os.hostname(), process.pid, startedAt);
+  if ('heldBy' in begun) throw new RunLockedError(begun.heldBy);
+  const runId = begun.runId;
+  const log = logger.child({ run: runId });
+  const timings: Record<string, number> = {};
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t = Date.now();
+    log.info({ step: name }, `${name} started`);
+    const r = await fn();
+    timings[name] = Date.now() - t;
+    log.info({ step: name, ms: timings[name] }, `${name} finished`);
+    return r;
+  };
+  try {
+    const files = await step('ingest', () => ingestInbox({ store, inbox: opts.inbox, settings, runId, asOf, logger: log }));
+    const deathFacts = await step('death_facts', () => rebuildDeathFacts(db));
+    const outcomes: DetectorOutcome[] = [];
+    const cases: Record<string, CaseChanges> = {};
+    for (const d of opts.detectors ?? DETECTORS) {
+      const t = Date.now();
+      const stats = { examined: 0 };
+      try {
+        const findings: Finding[] = [];
+        for await (const f of d.run({ db, runId, asOf, settings, logger: log.child({ detector: d.id }), stats })) findings.push(f);
+        await db.transaction().execute(async (trx) => {
+          for (let i = 0; i < findings.length; i += 200) {
+            await trx
+              .insertInto('finding')
+              .values(findings.slice(i, i + 200).map((f) => ({
+                run_id: runId, detector: f.detector, case_key: f.caseKey, id_number: f.idNumber, name: f.name, district_code: f.districtCode,
+                scheme: f.schemes.join('+'), first_period: f.periods[0]!, last_period: f.periods.at(-1)!, months: f.periods.length,
+                amount_fen: f.amountFen, confidence: f.confidence, evidence: JSON.stringify(f.evidence),
+              })))
+              .execute();
+          }
+        });
+        cases[d.id] = await upsertCases(db, runId, d.id, findings, new Date().toISOString());
+        const amountFen = findings.reduce((s, f) => s + f.amountFen, 0);
+        outcomes.push({ id: d.id, title: d.title, status: 'succeeded', examined: stats.examined, findings: findings.length, amountFen, ms: Date.now() - t });
+        log.info({ step: 'detect', detector: d.id, examined: stats.examined, findings: findings.length, ms: Date.now() - t, cases: cases[d.id] }, `detector ${d.id} finished`);
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        outcomes.push({ id: d.id, title: d.title, status: 'failed', error: msg, examined: stats.examined, findings: 0, amountFen: 0, ms: Date.now() - t });
+        log.error({ step: 'detect', detector: d.id, err: e }, `detector ${d.id} failed: ${msg}`);
+      }
+    }
+    const reports = await step('reports', () => writeRunReports({ db, runId, asOf, startedAt, outDir: opts.outDir, settings, detectors: outcomes }));
+    const stats = { files, deathFacts, detectors: outcomes, cases, timings };
+    const failed = outcomes.some((o) => o.status === 'failed');
+    await db.updateTable('run').set({ status: failed ? 'failed' : 'succeeded', ended_at: new Date().toISOString(), stats: JSON.stringify(stats), error: failed ? 'one or more detectors failed' : null }).where('id', '=', runId).execute();
+    return { runId, files, deathFacts, detectors: outcomes, cases, reports };
+  } catch (e) {
+    await db.updateTable('run').set({ status: 'failed', ended_at: new Date().toISOString(), error: e instanceof Error ? e.message : String(e), stats: JSON.stringify({ timings }) }).where('id', '=', runId).execute();
+    throw e;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * One death fact per person from all death record sources (DOMAIN.md §2, §4). Each source's records are
+ * kept as they came; the fact takes the date of death from the most authoritative source reporting it
+ * (health certificate, then cremation, then public-security record, then any other source by name) and
+ * records every source, and whether sources disagree on the month of death.
+ *
+ * Only records that report a death (`is_death = 1`) with a valid ID take part: a public-security
+ * cancellation for another reason (迁出, 出国（境）定居, 重复登记) is not a death.
+ */
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.ts';
+import { hasPlaceholder } from './names.ts';
+
+/** Authority order of death record sources: lower is more authoritative. */
+export const SOURCE_AUTHORITY: Readonly<Record<string, number>> = { health: 0, 'civil-affairs': 1, 'public-security': 2 };
+
+/** One source's report inside a death fact (`death_fact.sources`). */
+export interface DeathSourceReport {
+  source: string;
+  death_date: string;
+  name: string | null;
+  sex: string | null;
+  birth_date: string | null;
+  file_id: number;
+  line: number;
+}
+
+function authority(source: string): number {
+  return SOURCE_AUTHORITY[source] ?? 10;
+}
+
+/**
+ * Orders reports most authoritative first (then earliest file, then line) — deterministic whatever the
+ * order they were stored in.
+ */
+export function rankReports(reports: DeathSourceReport[]): DeathSourceReport[] {
+  return [...reports].sort(
+    (a, b) => authority(a.source) - authority(b.source) || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0) || a.file_id - b.file_id || a.line - b.line,
+  );
+}
+
+/**
+ * Rebuilds the `death_fact` table from `death_record` (all of it, in one transaction).
+ * @returns the number of persons with a death fact
+ */
+export async function rebuildDeathFacts(db: Kysely<DB>): Promise<number> {
+  const records = await db
+    .selectFrom('death_record')
+    .select(['id_number', 'source', 'death_date', 'name', 'sex', 'birth_date', 'file_id', 'line'])
+    .where('is_death', '=', 1)
+    .where('id_valid', '=', 1)
+    .where('death_date', 'is not', null)
+    .orderBy('id_number')
+    .execute();
+  const facts: DB['death_fact'][] = [];
+  let i = 0;
+  while (i < records.length) {
+    let j = i;
+    const group: DeathSourceReport[] = [];
+    while (j < records.length && records[j]!.id_number === records[i]!.id_number) {
+      const r = records[j]!;
+      group.push({ source: r.source, death_date: r.death_date!, name: r.name, sex: r.sex, birth_date: r.birth_date, file_id: Number(r.file_id), line: r.line });
+      j++;
+    }
+    const ranked = rankReports(group);
+    const top = ranked[0]!;
+    const month = top.death_date.slice(0, 7);
+    facts.push({
+      id_number: records[i]!.id_number,
+      death_date: top.death_date,
+      death_month: month,
+      source: top.source,
+      name: ranked.find((r) => r.name && !hasPlaceholder(r.name))?.name ?? top.name,
+      sex: ranked.find((r) => r.sex)?.sex ?? null,
+      birth_date: ranked.find((r) => r.birth_date)?.birth_date ?? null,
+      sources: JSON.stringify(ranked),
+      month_disagreement: ranked.some((r) => r.death_date.slice(0, 7) !== month) ? 1 : 0,
+    });
+    i = j;
+  }
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('death_fact').execute();
+    for (let k = 0; k < facts.length; k += 500) await trx.insertInto('death_fact').values(facts.slice(k, k + 500)).execute();
+  });
+  return facts.length;
+}
