@@ -56,6 +56,11 @@ export interface DetectorContext {
   logger: Logger;
   /** Rows examined, reported by the detector for the run record. */
   stats: { examined: number };
+  /**
+   * Payment ids already counted by a detector that ran earlier in this run (one payment, one claim —
+   * DOMAIN.md §4): a detector must not count them again. Detectors run in registry order.
+   */
+  claimed: ReadonlySet<number>;
 }
 
 export interface Detector {

@@ -72,12 +72,14 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     const deathFacts = await step('death_facts', () => rebuildDeathFacts(db));
     const outcomes: DetectorOutcome[] = [];
     const cases: Record<string, CaseChanges> = {};
+    const claimed = new Set<number>();
     for (const d of opts.detectors ?? DETECTORS) {
       const t = Date.now();
       const stats = { examined: 0 };
       try {
         const findings: Finding[] = [];
-        for await (const f of d.run({ db, runId, asOf, settings, logger: log.child({ detector: d.id }), stats })) findings.push(f);
+        for await (const f of d.run({ db, runId, asOf, settings, logger: log.child({ detector: d.id }), stats, claimed })) findings.push(f);
+        for (const f of findings) for (const p of f.paymentIds) claimed.add(p);
         await db.transaction().execute(async (trx) => {
           for (let i = 0; i < findings.length; i += 200) {
             await trx
