@@ -110,5 +110,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
   } catch (e) {
     await db.updateTable('run').set({ status: 'failed', ended_at: new Date().toISOString(), error: e instanceof Error ? e.message : String(e), stats: JSON.stringify({ timings }) }).where('id', '=', runId).execute();
     throw e;
+  } finally {
+    await store.endRun(runId);
   }
 }
