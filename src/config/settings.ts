@@ -38,6 +38,8 @@ export interface Settings {
   readonly schemes: readonly SchemeDef[];
   readonly items: readonly ItemDef[];
   readonly districts: Readonly<Record<string, string>>;
+  /** `fundguard schedule`: cron expression (in {@link timeZone}) and how many missed business dates to catch up on start. */
+  readonly schedule: { readonly cron: string; readonly catchUpDays: number };
   /** Where the settings came from, for the run record. */
   readonly sourceFile: string | null;
 }
@@ -47,6 +49,13 @@ const userSchema = z
   .object({
     timeZone: z.string().refine(isTimeZone, { message: 'is not an IANA time zone such as "Asia/Shanghai"' }).optional(),
     deathMonthPayable: z.boolean().optional(),
+    schedule: z
+      .object({
+        cron: z.string().refine((c) => c.trim().split(/\s+/).length === 5 || c.trim().split(/\s+/).length === 6, { message: 'is not a cron expression such as "0 2 * * *"' }).optional(),
+        catchUpDays: z.number().int().min(0).max(366).optional(),
+      })
+      .strict()
+      .optional(),
     headerAliases: z.object({ payments: aliasMap.optional(), deaths: aliasMap.optional() }).strict().optional(),
     schemes: z
       .array(z.object({ code: z.string().regex(/^\d{3}$/, 'a scheme code is 3 digits'), name: z.string().optional(), aliases: z.array(z.string()).default([]) }).strict())
@@ -145,6 +154,7 @@ export function loadSettings(file?: string, cwd = process.cwd()): Settings {
     schemes,
     items,
     districts,
+    schedule: { cron: user.schedule?.cron ?? '0 2 * * *', catchUpDays: user.schedule?.catchUpDays ?? 7 },
     sourceFile: chosen,
   });
 }

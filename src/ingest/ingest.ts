@@ -20,6 +20,7 @@ import { IngestError } from './errors.ts';
 import { classifyRow, headerKey, matchHeader } from './layout.ts';
 import { buildVocabulary, parseDeathRow, parsePaymentRow } from './parse-rows.ts';
 import { readCsv, type SourceRow } from './read-csv.ts';
+import { pausePoint } from '../config/test-hooks.ts';
 
 /** How one file of the inbox was handled in this run. */
 export interface FileReport {
@@ -93,6 +94,10 @@ export interface IngestOptions {
   /** Business date `YYYY-MM-DD` (death dates after it are rejected). */
   asOf: string;
   logger: Logger;
+  /** When aborted (SIGTERM), ingest stops after the file in progress is committed. */
+  signal?: AbortSignal;
+  /** Called after each file (progress display). */
+  onFile?: (report: FileReport, index: number, total: number) => void;
 }
 
 /**
@@ -104,7 +109,9 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
   const { store, settings, logger } = opts;
   const lk = layoutKey(settings);
   const reports: FileReport[] = [];
-  for (const f of listInbox(opts.inbox)) {
+  const inbox = listInbox(opts.inbox);
+  for (const f of inbox) {
+    if (opts.signal?.aborted) break;
     const stat = fs.statSync(f.abs);
     const mtimeMs = Math.trunc(stat.mtimeMs);
     const byStat = await store.db
@@ -127,6 +134,7 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
         path: f.rel, kind: f.kind, source: f.source, status: 'known', error: known.status === 'rejected' ? known.error : null,
         rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, rowsSkipped: 0, rowsRepeated: 0,
       });
+      opts.onFile?.(reports.at(-1)!, reports.length, inbox.length);
       continue;
     }
     const meta: FileMeta = {
@@ -146,6 +154,7 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
       logger.warn({ file: f.rel, code: e.code }, e.message);
     }
     reports.push({ path: f.rel, kind: f.kind, source: f.source, status: result.status, error: result.error, ...pickCounts(result) });
+    opts.onFile?.(reports.at(-1)!, reports.length, inbox.length);
     logger.info({ file: f.rel, status: result.status, ...pickCounts(result), ms: Date.now() - started }, `ingested ${f.rel}`);
   }
   return reports;
@@ -241,7 +250,10 @@ async function loadRows(f: InboxFile, encoding: 'utf-8' | 'utf-8-bom' | 'gb18030
         pendingRejects.push({ line: r.line, code: d.code, reason: d.reason, raw: r.raw });
       }
     }
-    if (pendingPayments.length + pendingDeaths.length + pendingRejects.length >= BATCH) await flush();
+    if (pendingPayments.length + pendingDeaths.length + pendingRejects.length >= BATCH) {
+      await flush();
+      pausePoint('ingest');
+    }
   }
   if (columns === null) {
     const found = (firstNonEmpty ?? []).map((c) => c.trim()).filter((c) => c !== '').slice(0, 20).join(', ');
