@@ -3,7 +3,6 @@
  * (`postgres://` / `postgresql://`). Everything above src/db/ talks to the returned {@link Store}.
  */
 import { openSqlite } from './sqlite.ts';
-import { openPostgres } from './postgres.ts';
 import type { Store } from './store.ts';
 
 export type { Engine, FileLoader, FileMeta, FileResult, PaymentOutcome, RunHolder, Store } from './store.ts';
@@ -19,5 +18,9 @@ export function isPostgresUrl(target: string): boolean {
  * @throws Error with a one-line reason when the database cannot be opened or migrated
  */
 export async function openStore(target: string): Promise<Store> {
-  return isPostgresUrl(target) ? openPostgres(target) : openSqlite(target);
+  if (isPostgresUrl(target)) {
+    const { openPostgres } = await import('./postgres.ts'); // pg is loaded only when used
+    return openPostgres(target);
+  }
+  return openSqlite(target);
 }

@@ -250,10 +250,7 @@ async function loadRows(f: InboxFile, encoding: 'utf-8' | 'utf-8-bom' | 'gb18030
         pendingRejects.push({ line: r.line, code: d.code, reason: d.reason, raw: r.raw });
       }
     }
-    if (pendingPayments.length + pendingDeaths.length + pendingRejects.length >= BATCH) {
-      await flush();
-      pausePoint('ingest');
-    }
+    if (pendingPayments.length + pendingDeaths.length + pendingRejects.length >= BATCH) await flush();
   }
   if (columns === null) {
     const found = (firstNonEmpty ?? []).map((c) => c.trim()).filter((c) => c !== '').slice(0, 20).join(', ');
@@ -265,5 +262,6 @@ async function loadRows(f: InboxFile, encoding: 'utf-8' | 'utf-8-bom' | 'gb18030
     );
   }
   await flush();
+  pausePoint('ingest'); // crash tests: the file's rows are written but not committed
   return { status: 'ingested', encoding, errorCode: null, error: null, headerLine, ...counts };
 }
