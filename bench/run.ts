@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [--recipients N] [--months N] [--scales 0.25,0.5,1] [--runs 3] [--engine sqlite|postgres]`
+ * `npm run bench -- [--recipients N] [--months N] [--scales 0.25,0.5,1] [--runs 3] [--engine sqlite,postgres]`
  *
  * City-scale benchmark of the whole job (issue 10). For each scale it generates (once, cached under
  * bench-out/) an inbox with the sample-data generator — plain UTF-8 CSV, realistic death records — then,
@@ -26,7 +26,8 @@ const recipients = Number(opt('recipients', '100000'));
 const months = Number(opt('months', '12'));
 const scales = opt('scales', '0.25,0.5,1').split(',').map(Number);
 const runs = Number(opt('runs', '3'));
-const engine = opt('engine', 'sqlite');
+const engines = opt('engine', 'sqlite').split(',');
+let engine = engines[0]!;
 const seed = Number(opt('seed', '20240101'));
 const outRoot = path.resolve(REPO, opt('out', 'bench-out'));
 const pgAdmin = process.env.FUNDGUARD_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -96,6 +97,8 @@ function linkOrCopy(src: string, dst: string): void {
 
 const results: Record<string, unknown>[] = [];
 fs.mkdirSync(outRoot, { recursive: true });
+for (const e of engines) {
+engine = e;
 for (const scale of scales) {
   const n = Math.round(recipients * scale);
   const genDir = path.join(outRoot, `gen-${seed}-${n}-${months + 1}`);
@@ -137,6 +140,7 @@ for (const scale of scales) {
   const dets = Object.keys(full[0]!.detectors);
   console.log(`detectors (full run, s): ${dets.map((d) => `${d} ${median(full.map((x) => x.detectors[d] ?? 0)).toFixed(2)}`).join(', ')}`);
 }
+}
 const file = path.join(outRoot, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-fs.writeFileSync(file, JSON.stringify({ recipients, months, scales, runs, engine, results }, null, 2));
+fs.writeFileSync(file, JSON.stringify({ recipients, months, scales, runs, engines, results }, null, 2));
 console.log(`\nfigures written to ${file}`);
