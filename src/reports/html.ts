@@ -94,7 +94,7 @@ table{border-collapse:collapse;width:100%;font-size:.86rem;margin:.3rem 0}
 caption{text-align:left;font-weight:600;padding:.2rem 0}
 th,td{border-bottom:1px solid var(--line);padding:.28rem .5rem;text-align:left;vertical-align:top}
 thead th{background:var(--bg);font-weight:600;position:sticky;top:0}
-.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap} th.n{white-space:normal}
 td.why{color:#3a444d;font-size:.8rem} tr.case td{border-bottom:none} tr.why td{padding-top:0;color:#3a444d;font-size:.8rem}
 .nowrap{white-space:nowrap} td.mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:.8rem;white-space:nowrap}
 tr.empty td{color:var(--muted);font-style:italic} tr.total td{font-weight:600;border-top:2px solid var(--line)}
@@ -103,7 +103,7 @@ tr.empty td{color:var(--muted);font-style:italic} tr.total td{font-weight:600;bo
 .badge.failed,.badge.abandoned{color:var(--warn);border-color:var(--warn)} .badge.succeeded{color:#2d6a2d;border-color:#7fb27f}
 @page{size:A4 landscape;margin:12mm}
 @media print{
-  main{max-width:none;padding:0} body{font-size:10pt}
+  main{max-width:none;padding:0} body{font-size:10pt} table{font-size:8.5pt}
   h2{break-after:avoid} figure,.card,tr{break-inside:avoid} .grid2{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}
   thead th{position:static} .scroll{overflow:visible} a{color:inherit;text-decoration:none}
 }
