@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { axisMoney, barChart, money, stackedBarChart, trendChart } from '../src/reports/charts.ts';
+import { axisMoney, barChart, money, trendChart } from '../src/reports/charts.ts';
 import { esc, page, table, yuan } from '../src/reports/html.ts';
 import { renderIndex } from '../src/reports/index-html.ts';
-import { groupFindings, lagBuckets, renderSummary } from '../src/reports/summary-html.ts';
+import { groupFindings, lagBuckets, percent, renderSummary } from '../src/reports/summary-html.ts';
 import { finding, headline, openCase, runData } from './helpers/run-data.ts';
 
 const INJECTED = ['=HYPERLINK("x")', '@SUM(1)', '<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "it's & <b>"];
@@ -24,6 +24,12 @@ describe('esc and yuan', () => {
 
   it.each([[1234.5, '1,234.50'], [-0.5, '-0.50']])('money(%d)', (v, want) => expect(money(v)).toBe(want));
   it.each([[5000, '5,000'], [15000, '1.5万'], [123456, '12.35万']])('axisMoney(%d)', (v, want) => expect(axisMoney(v)).toBe(want));
+});
+
+describe('percent', () => {
+  it.each([[0, 100, '0%'], [2, 46965, '0.004%'], [1, 40, '2.5%'], [1, 3, '33.3%'], [1, 0, '']])('%i of %i → %s', (p, w, want) => {
+    expect(percent(p, w)).toBe(want);
+  });
 });
 
 describe('table', () => {
@@ -54,7 +60,7 @@ describe('charts (ECharts SVG, server-side)', () => {
     const trend = trendChart({ dates: ['2025-06-30', '2025-07-31'], amounts: [100, 200], cases: [1, 2] });
     expect(trend).toContain('2025-07-31');
     expect(trend).toContain('金额 amount (元)');
-    expect(stackedBarChart({ categories: ['f.csv'], series: [{ name: 'accepted', values: [3] }, { name: 'rejected', values: [1] }], unit: 'rows' })).toContain('rejected');
+    expect(barChart({ categories: ['f.csv'], values: [2.5], labels: ['1 / 40 (2.5%)'], unit: '%', axisFormat: (v) => `${v}%`, horizontal: true })).toContain('1 / 40 (2.5%)');
   });
 });
 

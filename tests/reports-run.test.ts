@@ -175,3 +175,30 @@ describe('run index', () => {
     }
   });
 });
+
+describe('adjudicated cases', () => {
+  let t: Scenario;
+  const person = (key: string) => people().find((p) => p.key === key)!;
+  beforeAll(async () => {
+    // Before the second date: one case closed as a false positive, one suspended.
+    t = await runScenario(2, async (store, step) => {
+      if (step !== 1) return;
+      await store.db.updateTable('recovery_case').set({ status: 'false_positive' }).where('id_number', '=', person('sum').id).execute();
+      await store.db.updateTable('recovery_case').set({ status: 'suspended' }).where('id_number', '=', person('hyperlink').id).execute();
+    });
+  });
+  afterAll(() => {
+    if (t) fs.rmSync(t.root, { recursive: true, force: true });
+  });
+
+  it('leave the work list when closed and stay in the stop requests while suspended but still paid', async () => {
+    const dir = path.join(t.out, t.runs[1]!.asOf, 'worklists');
+    expect(fs.existsSync(path.join(dir, '360103.xlsx'))).toBe(false);
+    const stops = csvRows(path.join(dir, 'stop-requests.csv'));
+    expect(stops.map((r) => [r.id_number, r.case_status])).toEqual([[person('hyperlink').id, 'suspended']]);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(path.join(dir, '360102.xlsx'));
+    const statuses = (wb.worksheets[0]!.getColumn(4).values as unknown[]).slice(2);
+    expect(statuses.sort()).toEqual(['new', 'suspended']);
+  });
+});

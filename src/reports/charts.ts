@@ -52,8 +52,12 @@ export interface BarSpec {
   labels?: string[];
   /** Axis name, e.g. `元`. */
   unit: string;
-  /** Categories on the vertical axis (long labels such as district names). */
+  /** Categories on the vertical axis, first at the top (long labels such as district names). */
   horizontal?: boolean;
+  /** Value-axis tick labels (default {@link axisMoney}). */
+  axisFormat?: (v: number) => string;
+  /** Room for category labels on a horizontal chart, CSS pixels (default 150). */
+  labelWidth?: number;
   width?: number;
 }
 
@@ -63,34 +67,21 @@ export function barChart(spec: BarSpec): string {
   const n = Math.max(spec.categories.length, 1);
   const height = spec.horizontal ? Math.max(140, 46 + n * 30) : 300;
   const labels = spec.labels ?? spec.values.map(money);
-  const cat = { type: 'category' as const, data: spec.categories, axisTick: { alignWithLabel: true }, axisLabel: { interval: 0, width: 150, overflow: 'truncate' as const } };
-  const val = { type: 'value' as const, name: spec.unit, splitNumber: 4, axisLabel: { formatter: axisMoney, hideOverlap: true } };
+  const labelWidth = spec.labelWidth ?? 150;
+  const cat = {
+    type: 'category' as const, data: spec.categories, inverse: !!spec.horizontal, axisTick: { alignWithLabel: true },
+    axisLabel: { interval: 0, width: labelWidth, overflow: 'truncate' as const },
+  };
+  const val = { type: 'value' as const, name: spec.unit, splitNumber: 4, axisLabel: { formatter: spec.axisFormat ?? axisMoney, hideOverlap: true } };
   return renderSvg(
     {
-      grid: { left: spec.horizontal ? 160 : 80, right: spec.horizontal ? 130 : 30, top: 36, bottom: spec.horizontal ? 24 : 48 },
+      grid: { left: spec.horizontal ? labelWidth + 10 : 80, right: spec.horizontal ? 130 : 30, top: 36, bottom: spec.horizontal ? 24 : 48 },
       xAxis: spec.horizontal ? val : cat,
       yAxis: spec.horizontal ? cat : val,
       series: [{
         type: 'bar', data: spec.values, barMaxWidth: 36,
         label: { show: true, position: spec.horizontal ? 'right' : 'top', formatter: (p: { dataIndex: number }) => labels[p.dataIndex] ?? '' },
       }],
-    },
-    width,
-    height,
-  );
-}
-
-/** Stacked horizontal bars: one row per category, one stack per series (e.g. rows accepted / rejected / skipped per file). */
-export function stackedBarChart(spec: { categories: string[]; series: { name: string; values: number[] }[]; unit: string; width?: number }): string {
-  const width = spec.width ?? 720;
-  const height = Math.max(150, 70 + spec.categories.length * 28);
-  return renderSvg(
-    {
-      legend: { top: 4, data: spec.series.map((s) => s.name) },
-      grid: { left: 220, right: 40, top: 40, bottom: 24 },
-      xAxis: { type: 'value', name: spec.unit, minInterval: 1, axisLabel: { hideOverlap: true } },
-      yAxis: { type: 'category', data: spec.categories, inverse: true, axisLabel: { interval: 0, width: 200, overflow: 'truncate' } },
-      series: spec.series.map((s) => ({ type: 'bar' as const, name: s.name, stack: 'all', data: s.values, barMaxWidth: 22 })),
     },
     width,
     height,

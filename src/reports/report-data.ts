@@ -172,10 +172,11 @@ export async function loadRunData(input: RunDataInput): Promise<RunData> {
   const { db, runId, asOf } = input;
   const status: RunData['status'] = input.detectors.some((d) => d.status === 'failed') ? 'failed' : 'succeeded';
 
-  const cases = await db.selectFrom('recovery_case').selectAll().orderBy('id').execute();
-  const latestCase = new Map<string, (typeof cases)[number]>();
-  for (const c of [...cases].sort((a, b) => a.follow_up_seq - b.follow_up_seq)) latestCase.set(`${c.detector}|${c.case_key}`, c);
-  const open = cases.filter((c) => !CLOSED_STATUSES.includes(c.status));
+  // Every case's key and status (light), then the open cases in full (evidence can be large).
+  const keys = await db.selectFrom('recovery_case').select(['id', 'detector', 'case_key', 'follow_up_seq', 'status']).execute();
+  const latestCase = new Map<string, (typeof keys)[number]>();
+  for (const c of keys.sort((a, b) => a.follow_up_seq - b.follow_up_seq || Number(a.id) - Number(b.id))) latestCase.set(`${c.detector}|${c.case_key}`, c);
+  const open = await db.selectFrom('recovery_case').selectAll().where('status', 'not in', [...CLOSED_STATUSES]).orderBy('id').execute();
 
   const findingRows = await db.selectFrom('finding').selectAll().where('run_id', '=', runId).execute();
   const caseIds = new Set<number>(open.map((c) => Number(c.id)));

@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import { maskIdNumber } from '../identity/resident-id.ts';
-import { barChart, stackedBarChart, trendChart } from './charts.ts';
+import { barChart, trendChart } from './charts.ts';
 import { writeFileAtomic } from './files.ts';
 import { badge, esc, figure, FULL_WIDTH, HALF_WIDTH, page, table, yuan, type Cell } from './html.ts';
 import { maskAccounts, maskText } from './privacy.ts';
@@ -62,6 +62,20 @@ export function lagBuckets(findings: readonly ReportFinding[]): { label: string;
     const inB = findings.filter((f) => f.monthsAfterDeath !== null && f.monthsAfterDeath >= b.min && f.monthsAfterDeath <= b.max);
     return { label: b.label, n: inB.length, fen: inB.reduce((s, f) => s + f.amountFen, 0) };
   });
+}
+
+/** A percentage that never shows a non-zero rate as 0: `0%`, `0.004%`, `2.5%`. */
+export function percent(part: number, whole: number): string {
+  if (whole <= 0) return '';
+  const p = (100 * part) / whole;
+  if (p === 0) return '0%';
+  return p < 0.1 ? `${Number(p.toPrecision(1))}%` : `${p.toFixed(1)}%`;
+}
+
+/** The end of a long label (file paths differ at their end), with a leading ellipsis when cut. */
+function tail(label: string, max: number): string {
+  const chars = Array.from(label);
+  return chars.length <= max ? label : '…' + chars.slice(-(max - 1)).join('');
 }
 
 const card = (id: string, label: string, value: string | number, title = ''): string =>
@@ -144,22 +158,23 @@ export function renderSummary(d: RunData): string {
   const ingested = d.files.filter((f) => f.status === 'ingested');
   if (ingested.length) {
     const shown = ingested.slice(0, 40);
-    out.push(figure(stackedBarChart({
-      categories: shown.map((f) => maskText(f.path)),
-      series: [
-        { name: 'accepted', values: shown.map((f) => f.rows_accepted) },
-        { name: 'rejected', values: shown.map((f) => f.rows_rejected) },
-        { name: 'skipped', values: shown.map((f) => f.rows_skipped) },
-      ],
-      unit: 'rows',
+    const rate = (f: (typeof shown)[number]): number => (f.rows_read > 0 ? (100 * f.rows_rejected) / f.rows_read : 0);
+    out.push(figure(barChart({
+      categories: shown.map((f) => tail(maskText(f.path), 34)),
+      values: shown.map(rate),
+      labels: shown.map((f) => `${f.rows_rejected} / ${f.rows_read} (${percent(f.rows_rejected, f.rows_read)})`),
+      unit: '%',
+      axisFormat: (v) => `${v}%`,
+      horizontal: true,
+      labelWidth: 260,
       width: FULL_WIDTH,
-    }), ingested.length > shown.length ? `Rows per file (first ${shown.length} of ${ingested.length} files)` : 'Rows per file: accepted, rejected, skipped', FULL_WIDTH));
+    }), ingested.length > shown.length ? `Rejected rows per file, % of rows read (first ${shown.length} of ${ingested.length} files)` : 'Rejected rows per file, % of rows read (rejected / read)', FULL_WIDTH));
   }
   out.push(`<div class="scroll">${table(
     ['file', 'source', 'encoding', 'read', 'accepted', 'repeats', 'rejected', 'skipped', 'reject rate', 'status'],
     d.files.map((f) => [
       maskText(f.path), f.source, f.encoding ?? '', f.rows_read, f.rows_accepted, f.rows_repeated, f.rows_rejected, f.rows_skipped,
-      f.rows_read > 0 ? `${((100 * f.rows_rejected) / f.rows_read).toFixed(1)}%` : '',
+      percent(f.rows_rejected, f.rows_read),
       f.status === 'rejected' ? { text: `REJECTED ${f.error_code ?? ''}: ${maskText(f.error ?? '')}`, cls: 'why' } : 'ingested',
     ]),
     { numeric: [3, 4, 5, 6, 7, 8], keys: d.files.map((f) => maskText(f.path)), empty: 'no new files for this business date' },

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadSettings } from '../../src/config/settings.ts';
-import { openStore } from '../../src/db/connection.ts';
+import { openStore, type Store } from '../../src/db/connection.ts';
 import { runNightly, type RunResult } from '../../src/jobs/nightly-run.ts';
 import { createLogger } from '../../src/log.ts';
 import { periodRange, writeDeaths, writePayments } from './report-inbox.ts';
@@ -36,8 +36,9 @@ export const PLAN = [
 /**
  * Runs the scenario in a fresh temporary folder.
  * @param upTo how many business dates of {@link PLAN} to run (default all)
+ * @param beforeStep called with the open store before each business date's run (e.g. to adjudicate cases)
  */
-export async function runScenario(upTo = PLAN.length): Promise<Scenario> {
+export async function runScenario(upTo = PLAN.length, beforeStep?: (store: Store, step: number) => Promise<void>): Promise<Scenario> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-reports-'));
   const inbox = path.join(root, 'inbox');
   const out = path.join(root, 'out');
@@ -49,7 +50,8 @@ export async function runScenario(upTo = PLAN.length): Promise<Scenario> {
   const runs: ScenarioRun[] = [];
   const stored: string[] = [];
   try {
-    for (const step of PLAN.slice(0, upTo)) {
+    for (const [k, step] of PLAN.slice(0, upTo).entries()) {
+      await beforeStep?.(store, k);
       writePayments(inbox, step.file, step.periods, { badRow: step.badRow });
       stored.push(...step.periods);
       const result = await runNightly({ store, inbox, outDir: out, asOf: step.asOf, settings, logger });
