@@ -6,7 +6,7 @@ import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { findingsCsv, findingsRows } from '../src/reports/findings-csv.ts';
 import { rejectsCsv } from '../src/reports/rejects-csv.ts';
-import { stopRequests } from '../src/reports/stop-requests-csv.ts';
+import { stopRequests, stopRequestsCsv } from '../src/reports/stop-requests-csv.ts';
 import { buildWorklist, worklistStem, worklistsXlsx, WORKLIST_SHEET } from '../src/reports/worklists-xlsx.ts';
 import { SINKS, writeRunReports } from '../src/reports/run-reports.ts';
 import { finding, openCase, runData, SETTINGS } from './helpers/run-data.ts';
@@ -76,6 +76,25 @@ describe('stop requests (payments still running in the latest period)', () => {
     const c = openCase({ payments: [pay('110', '2025-04', 345670, 'A1111111111'), pay('110', '2025-04', -345670, 'A1111111111'), pay('110', '2025-05', 345670, 'A1111111111'), pay('110', '2025-06', 345670, 'B2222222222')] });
     const [r] = stopRequests([c], latest);
     expect(r).toMatchObject({ caseId: 1, scheme: '110', lastPaidPeriod: '2025-06', accounts: ['B2222222222'], amountFen: 691340 });
+  });
+});
+
+describe('stop-requests.csv', () => {
+  it('carries full IDs and accounts, neutralises names and writes a net negative amount as a number', async () => {
+    const dir = tmp();
+    const c = openCase({
+      name: '@SUM(1)',
+      payments: [
+        { scheme: '110', item: 'pension', period: '2025-05', amountFen: -500000, account: '6217000010000000011' },
+        { scheme: '110', item: 'pension', period: '2025-06', amountFen: 345670, account: '6217000010000000011' },
+      ],
+    });
+    const [file] = await stopRequestsCsv.write(runData({ openCases: [c] }), target(dir));
+    const text = fs.readFileSync(file!, 'utf8');
+    expect(text).toBe(
+      '\ufeffcase_id,id_number,name,scheme,district_code,account,last_paid_period,death_date,amount,confidence,case_status\r\n' +
+        `1,${c.idNumber},'@SUM(1),110,360102,6217000010000000011,2025-06,2025-02-10,-1543.30,confirmed,new\r\n`,
+    );
   });
 });
 

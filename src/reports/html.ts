@@ -97,7 +97,7 @@ thead th{background:var(--bg);font-weight:600;position:sticky;top:0}
 .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap} th.n{white-space:normal}
 td.why{color:#3a444d;font-size:.8rem} tr.case td{border-bottom:none} tr.why td{padding-top:0;color:#3a444d;font-size:.8rem}
 .nowrap{white-space:nowrap} td.mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:.8rem;white-space:nowrap}
-tr.empty td{color:var(--muted);font-style:italic} tr.total td{font-weight:600;border-top:2px solid var(--line)}
+tr.empty td{color:var(--muted);font-style:italic} td.total{font-weight:600}
 .note{color:var(--muted);font-size:.82rem}
 .badge{display:inline-block;padding:0 .4rem;border-radius:4px;font-size:.78rem;background:var(--bg);border:1px solid var(--line)}
 .badge.failed,.badge.abandoned{color:var(--warn);border-color:var(--warn)} .badge.succeeded{color:#2d6a2d;border-color:#7fb27f}

@@ -10,6 +10,8 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertToCsv } from '../helpers/libreoffice.ts';
 import { expectedCases } from '../helpers/report-inbox.ts';
+import { openCase } from '../helpers/run-data.ts';
+import { buildWorklist } from '../../src/reports/worklists-xlsx.ts';
 import { runScenario, type Scenario } from '../helpers/report-run.ts';
 
 let s: Scenario;
@@ -55,5 +57,24 @@ describe.each([0, 1])('work lists of run %i through LibreOffice', (i) => {
       });
     }
     expect(seen).toBe(exp.length);
+  });
+});
+
+describe('a work list with a negative amount through LibreOffice', () => {
+  it('keeps the amount a negative number and the formula-like names text', async () => {
+    const cases = [
+      openCase({ id: 5, name: '=HYPERLINK("x")', amountFen: -345670 }),
+      openCase({ id: 6, name: '@SUM(1)', amountFen: 5 }),
+      openCase({ id: 7, name: '+1+1', amountFen: 0, notFound: true }),
+    ];
+    const file = path.join(fs.mkdtempSync(path.join(s.root, 'neg-')), 'neg.xlsx');
+    await buildWorklist(cases, { districtCode: '360102', districtName: '东湖区', asOf: '2025-06-30', runId: 1 }, new Date(0)).xlsx.writeFile(file);
+    const [csv] = await convertToCsv([file], path.dirname(file));
+    const rows = (parse(fs.readFileSync(csv!), { bom: true, relax_column_count: true }) as string[][]).slice(1);
+    expect(rows.map((r) => [r[0], r[5], r[10]])).toEqual([
+      ['5', '=HYPERLINK("x")', '-3456.70'],
+      ['6', '@SUM(1)', '0.05'],
+      ['7', '+1+1', '0.00'],
+    ]);
   });
 });
