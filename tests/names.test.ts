@@ -5,8 +5,8 @@ describe('name comparison (DOMAIN.md §3)', () => {
   it.each([
     ['张三', '张三', 'exact'],
     ['张 三', '张三', 'exact'],
-    ['阿依古丽·买买提', '阿依古丽•买买提', 'exact'],
-    ['阿依古丽・买买提', '阿依古丽.买买提', 'exact'],
+    ['阿依古丽·买买提', '阿依古丽•买买提', 'middle_dot'],
+    ['阿依古丽・买买提', '阿依古丽.买买提', 'middle_dot'],
     ['李?', '李𠮷', 'wildcard'],
     ['李□明', '李𠮷明', 'wildcard'],
     ['王*', '王𪨶', 'wildcard'],
