@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { detectorSettingsSchema, resolveDetectorSettings, type DetectorSettings } from './detector-settings.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Folder of the reference tables shipped with the product. */
@@ -38,6 +39,8 @@ export interface Settings {
   readonly schemes: readonly SchemeDef[];
   readonly items: readonly ItemDef[];
   readonly districts: Readonly<Record<string, string>>;
+  /** Parameters of the detectors, defaults applied (src/config/detector-settings.ts; README "Detectors"). */
+  readonly detectors: DetectorSettings;
   /** Where the settings came from, for the run record. */
   readonly sourceFile: string | null;
 }
@@ -56,6 +59,7 @@ const userSchema = z
         z.object({ code: z.string().min(1), name: z.string().optional(), aliases: z.array(z.string()).default([]), payable_after_death: z.boolean().optional() }).strict(),
       )
       .optional(),
+    detectors: detectorSettingsSchema.optional(),
   })
   .strict();
 
@@ -145,6 +149,7 @@ export function loadSettings(file?: string, cwd = process.cwd()): Settings {
     schemes,
     items,
     districts,
+    detectors: resolveDetectorSettings(user.detectors),
     sourceFile: chosen,
   });
 }
