@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { countDuplicates, duplicateFinding } from '../src/detectors/duplicate-payment.ts';
 import { concurrentFinding } from '../src/detectors/concurrent-pension.ts';
-import { sharedAccountFinding } from '../src/detectors/shared-account.ts';
+import { flaggedPeriods, sharedAccountFinding } from '../src/detectors/shared-account.ts';
 import { anomalyFinding, ownHistoryOutliers, peerKey, peerOutliers, robustStats, robustZ } from '../src/detectors/amount-anomaly.ts';
 import { BENFORD_FIRST_DIGIT, benfordTest, conformityOf, firstDigit } from '../src/detectors/benford.ts';
 import { CODE_LABELS, monthRanges, type PaymentRow } from '../src/detectors/shared.ts';
@@ -101,6 +101,16 @@ describe('concurrentFinding', () => {
 });
 
 describe('sharedAccountFinding', () => {
+  it('flaggedPeriods: distinct people with a positive payment, per period, at least minPersons', () => {
+    const rows = [
+      pay({ id_number: ID_A, period: '2024-01' }), pay({ id_number: ID_B, period: '2024-01' }), pay({ id_number: ID_C, period: '2024-01' }),
+      pay({ id_number: ID_A, period: '2024-02' }), pay({ id_number: ID_A, period: '2024-02', batch: 'B2' }), pay({ id_number: ID_B, period: '2024-02' }),
+      pay({ id_number: ID_A, period: '2024-03' }), pay({ id_number: ID_B, period: '2024-03' }), pay({ id_number: ID_C, period: '2024-03', amount_fen: -300000 }),
+    ];
+    expect(flaggedPeriods(rows, 3)).toEqual(['2024-01']);
+    expect(flaggedPeriods(rows, 2)).toEqual(['2024-01', '2024-02', '2024-03']);
+  });
+
   it('holder: most periods paid into the account, then the smallest ID; amount 0, review, no payments claimed', () => {
     const acct = '6222020000000000017';
     const rows = [

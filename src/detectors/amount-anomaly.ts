@@ -48,7 +48,7 @@ import type { DB } from '../db/schema.ts';
 import { fullestName } from '../matching/names.ts';
 import { benfordByBatch } from './benford.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
-import { byteCmp, CODE_LABELS, labelsOf, latestPayment, payableAfterDeathItems, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
+import { byteCmp, countPayments, CODE_LABELS, labelsOf, latestPayment, payableAfterDeathItems, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
 
 type Params = DetectorSettings['amount_anomaly'];
 
@@ -217,13 +217,7 @@ export const amountAnomaly: Detector = {
     const { db, settings } = ctx;
     const p = settings.detectors.amount_anomaly;
     const excluded = sortedDistinct([...p.excludeItems, ...payableAfterDeathItems(settings)]);
-    const examined = await db
-      .selectFrom('payment')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('amount_fen', '>', 0)
-      .$if(excluded.length > 0, (q) => q.where('item', 'not in', excluded))
-      .executeTakeFirstOrThrow();
-    ctx.stats.examined = Number(examined.n);
+    ctx.stats.examined = await countPayments(db);
 
     // Benford table first: it is wanted even when no payment is an outlier.
     ctx.stats.benford = await benfordByBatch(db, settings.detectors.benford);

@@ -38,7 +38,7 @@ import { formatFen } from '../calendar/values.ts';
 import type { DB } from '../db/schema.ts';
 import { compareNames, fullestName } from '../matching/names.ts';
 import type { Confidence, Detector, DetectorContext, Finding } from './types.ts';
-import { byteCmp, districtOf, labelsOf, latestPayment, monthRanges, payableAfterDeathItems, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
+import { byteCmp, countPayments, districtOf, labelsOf, latestPayment, monthRanges, payableAfterDeathItems, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
 
 /** Parameters of {@link concurrentFinding}. */
 export interface ConcurrentParams {
@@ -161,9 +161,7 @@ export const concurrentPension: Detector = {
   async *run(ctx: DetectorContext) {
     const { db, settings } = ctx;
     const { residentScheme, otherSchemes } = settings.detectors.concurrent_pension;
-    const schemes = [residentScheme, ...otherSchemes];
-    const examined = await db.selectFrom('payment').select((eb) => eb.fn.countAll().as('n')).where('scheme', 'in', schemes).executeTakeFirstOrThrow();
-    ctx.stats.examined = Number(examined.n);
+    ctx.stats.examined = await countPayments(db);
     const rows = await overlapRows(db, residentScheme, otherSchemes, payableAfterDeathItems(settings));
     const params: ConcurrentParams = { residentScheme, otherSchemes, labels: labelsOf(settings) };
     const findings: Finding[] = [];

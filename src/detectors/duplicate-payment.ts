@@ -32,7 +32,7 @@
 import { formatFen } from '../calendar/values.ts';
 import { fullestName } from '../matching/names.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
-import { byteCmp, CODE_LABELS, districtOf, labelsOf, latestPayment, paymentOrder, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
+import { byteCmp, countPayments, CODE_LABELS, districtOf, labelsOf, latestPayment, paymentOrder, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
 
 /** How one group's payments were counted (pure result of {@link countDuplicates}). */
 export interface DuplicateCount {
@@ -132,8 +132,7 @@ export const duplicatePayment: Detector = {
   title: 'Duplicate payments',
   async *run(ctx: DetectorContext) {
     const { db } = ctx;
-    const examined = await db.selectFrom('payment').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-    ctx.stats.examined = Number(examined.n);
+    ctx.stats.examined = await countPayments(db);
     // Groups holding two or more positive payments of one amount (set-based; the heavy lifting).
     const groups = db
       .selectFrom('payment')

@@ -21,14 +21,14 @@
  * Confidence: `review`; amount 0 until an investigator establishes one; paymentIds empty (it counts no
  * money, so it claims nothing — the payments are listed in the evidence).
  *
- * Scale: one GROUP BY (account, period HAVING count(DISTINCT id) ≥ minPersons); only the flagged accounts'
- * payments are read back.
+ * Scale: one GROUP BY (account, period HAVING count(DISTINCT id) ≥ minPersons) as the subquery that picks
+ * the accounts; only their payments are read back, and the flagged periods are recounted from them.
  */
 import { formatFen } from '../calendar/values.ts';
 import { maskAccount } from '../identity/resident-id.ts';
 import { fullestName } from '../matching/names.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
-import { byteCmp, districtOf, monthRanges, periodRange, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type PaymentRow } from './shared.ts';
+import { byteCmp, countPayments, districtOf, monthRanges, periodRange, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type PaymentRow } from './shared.ts';
 
 /** One person paid into a shared account (evidence). */
 export interface AccountPerson {
@@ -39,6 +39,21 @@ export interface AccountPerson {
   periods_paid: number;
   /** Net fen paid into the account for this person, per flagged period. */
   flagged: Record<string, number>;
+}
+
+/**
+ * The periods in which `minPersons` or more distinct IDs had a positive payment into the account, sorted.
+ * Pure (the same rule as the detector's GROUP BY).
+ */
+export function flaggedPeriods(rows: readonly PaymentRow[], minPersons: number): string[] {
+  const ids = new Map<string, Set<string>>();
+  for (const r of rows) {
+    if (r.amount_fen <= 0) continue;
+    const s = ids.get(r.period) ?? new Set<string>();
+    s.add(r.id_number);
+    ids.set(r.period, s);
+  }
+  return [...ids.entries()].filter(([, s]) => s.size >= minPersons).map(([p]) => p).sort(byteCmp);
 }
 
 /**
@@ -114,38 +129,31 @@ export const sharedAccount: Detector = {
   async *run(ctx: DetectorContext) {
     const { db } = ctx;
     const { minPersons } = ctx.settings.detectors.shared_account;
-    const examined = await db
+    ctx.stats.examined = await countPayments(db);
+    // Accounts with minPersons or more people in some period (set-based); their payments are read back once.
+    const flaggedAccounts = db
       .selectFrom('payment')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('account', 'is not', null)
-      .where('account', '<>', '')
-      .executeTakeFirstOrThrow();
-    ctx.stats.examined = Number(examined.n);
-    const flaggedQuery = db
-      .selectFrom('payment')
-      .select(['account', 'period'])
+      .select('account')
+      .distinct()
       .where('account', 'is not', null)
       .where('account', '<>', '')
       .where('amount_fen', '>', 0)
       .groupBy(['account', 'period'])
       .having((eb) => eb.fn.count('id_number').distinct(), '>=', minPersons);
-    const flagged = await flaggedQuery.execute();
-    if (flagged.length === 0) return;
-    const periodsByAccount = new Map<string, string[]>();
-    for (const f of flagged) pushTo(periodsByAccount, f.account!, f.period);
     const rows = (
       await db
         .selectFrom('payment as p')
         .innerJoin('source_file as f', 'f.id', 'p.file_id')
         .select([...PAYMENT_COLUMNS])
-        .where('p.account', 'in', flaggedQuery.clearSelect().select('account').distinct())
+        .where('p.account', 'in', flaggedAccounts)
         .orderBy('p.account').orderBy('p.id')
         .execute()
     ).map(toPaymentRow);
     const byAccount = new Map<string, PaymentRow[]>();
     for (const r of rows) pushTo(byAccount, r.account!, r);
-    for (const account of [...periodsByAccount.keys()].sort(byteCmp)) {
-      const f = sharedAccountFinding(account, byAccount.get(account) ?? [], [...periodsByAccount.get(account)!].sort(byteCmp));
+    for (const account of [...byAccount.keys()].sort(byteCmp)) {
+      const accountRows = byAccount.get(account)!;
+      const f = sharedAccountFinding(account, accountRows, flaggedPeriods(accountRows, minPersons));
       if (f) yield f;
     }
   },

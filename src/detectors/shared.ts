@@ -2,7 +2,9 @@
  * Small pieces the detectors share: the payment row they read back after a set-based query picked the
  * groups worth a look, and the few orderings every detector needs to stay deterministic.
  */
+import type { Kysely } from 'kysely';
 import type { Settings } from '../config/settings.ts';
+import type { DB } from '../db/schema.ts';
 
 /** A stored payment as the detectors read it (amount in integer fen, period `YYYY-MM`, dates `YYYY-MM-DD`). */
 export interface PaymentRow {
@@ -120,3 +122,13 @@ export function labelsOf(settings: Pick<Settings, 'schemes' | 'items'>): Labels 
 
 /** Labels that print the codes (tests, or when no settings are at hand). */
 export const CODE_LABELS: Labels = { scheme: (c) => c, item: (c) => c };
+
+/**
+ * Rows examined, for the run record: the stored payments. Every detector's set-based queries scan all of
+ * them (filters are applied inside the scan), so this is the honest count — and a cheap one (an index-only
+ * count), where a filtered count would cost one more full scan of the table.
+ */
+export async function countPayments(db: Kysely<DB>): Promise<number> {
+  const r = await db.selectFrom('payment').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
