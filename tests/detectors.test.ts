@@ -217,7 +217,6 @@ describe('a failing detector', () => {
         const broken: Detector = {
           id: 'broken',
           title: 'Always fails',
-          // eslint-disable-next-line require-yield
           async *run(ctx) {
             ctx.stats.examined = 7;
             throw new Error('boom');
