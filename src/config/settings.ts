@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { detectorSettingsSchema, resolveDetectorSettings, type DetectorSettings } from './detector-settings.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Folder of the reference tables shipped with the product. */
@@ -40,6 +41,8 @@ export interface Settings {
   readonly districts: Readonly<Record<string, string>>;
   /** `fundguard schedule`: cron expression (in {@link timeZone}) and how many missed business dates to catch up on start. */
   readonly schedule: { readonly cron: string; readonly catchUpDays: number };
+  /** Parameters of the detectors, defaults applied (src/config/detector-settings.ts; README "Detectors"). */
+  readonly detectors: DetectorSettings;
   /** Where the settings came from, for the run record. */
   readonly sourceFile: string | null;
 }
@@ -65,6 +68,7 @@ const userSchema = z
         z.object({ code: z.string().min(1), name: z.string().optional(), aliases: z.array(z.string()).default([]), payable_after_death: z.boolean().optional() }).strict(),
       )
       .optional(),
+    detectors: detectorSettingsSchema.optional(),
   })
   .strict();
 
@@ -155,6 +159,7 @@ export function loadSettings(file?: string, cwd = process.cwd()): Settings {
     items,
     districts,
     schedule: { cron: user.schedule?.cron ?? '0 2 * * *', catchUpDays: user.schedule?.catchUpDays ?? 7 },
+    detectors: resolveDetectorSettings(user.detectors),
     sourceFile: chosen,
   });
 }
