@@ -12,6 +12,7 @@ import { UsageError } from './common.ts';
 import { registerRun } from './commands/run.ts';
 import { registerCases } from './commands/cases.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerFeedback } from './commands/feedback.ts';
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ program
 registerRun(program);
 registerCases(program);
 registerStatus(program);
+registerFeedback(program);
 
 try {
   await program.parseAsync(process.argv);
