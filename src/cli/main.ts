@@ -14,6 +14,7 @@ import { registerCases } from './commands/cases.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerSchedule } from './commands/schedule.ts';
 import { RunStoppedError } from '../jobs/nightly-run.ts';
+import { registerFeedback } from './commands/feedback.ts';
 
 const program = new Command();
 program
@@ -26,6 +27,7 @@ registerRun(program);
 registerCases(program);
 registerStatus(program);
 registerSchedule(program);
+registerFeedback(program);
 
 try {
   await program.parseAsync(process.argv);
