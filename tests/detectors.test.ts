@@ -185,7 +185,7 @@ describe('run record', () => {
 
   it('a second run with nothing new opens and changes no case', async () => {
     const again = await runNightly({ store, inbox: path.join(dir, 'inbox'), outDir: path.join(dir, 'out'), asOf: AS_OF, settings, logger: silentLogger });
-    for (const d of MINE) expect(again.cases[d], d).toEqual({ opened: 0, updated: 0, unchanged: scenario.expected.filter((e) => e.detector === d).length, followUps: 0, notFound: 0 });
+    for (const d of MINE) expect(again.cases[d], d).toEqual({ opened: 0, updated: 0, unchanged: scenario.expected.filter((e) => e.detector === d).length, followUps: 0, notFound: 0, amountChanged: 0, autoRecovered: 0 });
   });
 });
 
@@ -245,7 +245,7 @@ describe('CLI', () => {
     const out = path.join(dir, 'cases.csv');
     execFileSync(process.execPath, [path.join(repo, 'bin/fundguard.js'), 'cases', 'export', '--db', path.join(dir, 'fundguard.db'), '--format', 'csv', '--out', out], { stdio: 'pipe' });
     const lines = fs.readFileSync(out, 'utf8').replace(/^\ufeff/, '').split('\r\n').filter(Boolean);
-    expect(lines[0]).toBe('case_id,detector,id_number,name,district_code,scheme,first_period,last_period,months,amount,confidence,status');
+    expect(lines[0]).toBe('case_id,detector,id_number,name,district_code,scheme,first_period,last_period,months,amount,confidence,status,recovered,outstanding');
     const detectors = new Set(lines.slice(1).map((l) => l.split(',')[1]));
     for (const d of MINE) expect(detectors.has(d), d).toBe(true);
     const dup = scenario.expected.find((e) => e.pattern === 'dup-rerun-batch')!;

@@ -39,7 +39,7 @@ describe.each(ENGINES)('pipeline on generated data (%s)', (engine) => {
   });
 
   it('writes the export contract: BOM, CRLF, header', () => {
-    expect(first.startsWith('\ufeffcase_id,detector,id_number,name,district_code,scheme,first_period,last_period,months,amount,confidence,status\r\n')).toBe(true);
+    expect(first.startsWith('\ufeffcase_id,detector,id_number,name,district_code,scheme,first_period,last_period,months,amount,confidence,status,recovered,outstanding\r\n')).toBe(true);
   });
 
   it('accounts for every row of every file', async () => {
