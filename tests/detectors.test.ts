@@ -249,7 +249,7 @@ describe('CLI', () => {
     const detectors = new Set(lines.slice(1).map((l) => l.split(',')[1]));
     for (const d of MINE) expect(detectors.has(d), d).toBe(true);
     const dup = scenario.expected.find((e) => e.pattern === 'dup-rerun-batch')!;
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\d+,duplicate_payment,${dup.idNumber},${dup.name},360102,110,2024-05,2024-05,1,3210\\.50,probable,new$`)));
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\d+,duplicate_payment,${dup.idNumber},${dup.name},360102,110,2024-05,2024-05,1,3210\\.50,probable,new,0\\.00,3210\\.50$`)));
   });
 });
 
