@@ -204,6 +204,16 @@ describe('Benford table', () => {
     expect(stats.benford).toEqual(await benfordByBatch(store.db, settings.detectors.benford));
     expect(findings.every((f) => f.detector === 'amount_anomaly' && f.amountFen === 0)).toBe(true);
   });
+
+  it('appears in summary.html as a table, one row per tested batch', () => {
+    const html = fs.readFileSync(path.join(dir, 'out', AS_OF, 'summary.html'), 'utf8');
+    const want = scenario.benford.filter((b) => b.conformity !== 'absent');
+    expect(html).toContain('<section id="benford">');
+    const section = html.slice(html.indexOf('<section id="benford">'), html.indexOf('</section>', html.indexOf('<section id="benford">')));
+    for (const b of want) expect(section).toContain(`data-key="${b.batch}"`);
+    for (const b of want) expect(section).toContain(b.conformity);
+    for (const b of scenario.benford.filter((x) => x.conformity === 'absent')) expect(section).not.toContain(b.batch);
+  });
 });
 
 describe('a failing detector', () => {
