@@ -12,6 +12,7 @@
  *   (any machine) — it is marked `abandoned`.
  */
 import pg from 'pg';
+import Cursor from 'pg-cursor';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -97,7 +98,7 @@ export async function openPostgres(url: string): Promise<Store> {
     await pool.end().catch(() => {});
     throw new Error(`cannot connect to ${redactUrl(url)}: ${(e as Error).message}`);
   }
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
   await migrateToLatest(db, 'postgres');
   let lockClient: pg.PoolClient | null = null;
   let lockRun: number | null = null;
