@@ -189,6 +189,16 @@ describe('whole-file rejects: the file is refused, nothing of it is stored, the 
     ]);
   });
 
+  it.each([
+    [{ headerAliases: { payments: { idnumber: ['证件号'] } } }, 'headerAliases.payments.idnumber: unknown field; known: person_no, name, id_number'],
+    [{ schemes: [{ code: '11', aliases: ['企保'] }] }, 'schemes.0.code: a scheme code is 3 digits'],
+    [{ headerAlias: {} }, '(top level): Unrecognized key: "headerAlias"'],
+  ])('a bad settings file is refused with a message naming the file and the key (%j)', async (settings, message) => {
+    env = await ingestEnv();
+    await expect(env.run({ settings })).rejects.toThrow(message);
+    await expect(env.run({ settings })).rejects.toThrow(/^settings \/.+settings-\d+\.json: /);
+  });
+
   it('a file already ingested is not read again', async () => {
     env = await ingestEnv();
     env.put('payments/a.csv', 'pay-title-rows.csv');

@@ -214,7 +214,7 @@ async function loadRows(f: InboxFile, encoding: TextEncoding, loader: FileLoader
   let sheetHasContent = false;
   let firstRowOfSheet: SourceRow | null = null;
   let likeliest: { row: SourceRow; fields: number; filled: number } | null = null;
-  const summary = new SummaryCheck(headerLine ?? 0);
+  const summary = new SummaryCheck(1);
   let pendingPayments: { row: NewPayment; raw: string; place: string }[] = [];
   let pendingDeaths: NewDeathRecord[] = [];
   let pendingRejects: NewReject[] = [];

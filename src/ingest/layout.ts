@@ -64,6 +64,7 @@ export function matchHeader<F extends string>(
 /** Why a row after the header is skipped rather than read as data. */
 export type SkipKind = 'blank' | 'repeated_header' | 'summary' | 'note';
 
+const ASCII_DIGIT = /[0-9]/;
 const SUMMARY = /^(合\s*计|总\s*计|小\s*计|累\s*计|共\s*计|本页合计|本页小计|total|subtotal|grand\s*total)/i;
 const NOTE = /^(注|备注|说明|制表|填表|审核|打印|导出|数据来源|note)[:：\s]?/i;
 
@@ -74,9 +75,14 @@ const NOTE = /^(注|备注|说明|制表|填表|审核|打印|导出|数据来�
 export function classifyRow(cells: readonly string[], headerKeys: readonly string[]): SkipKind | null {
   const nonEmpty = cells.filter((c) => c.trim() !== '');
   if (nonEmpty.length === 0) return 'blank';
-  const keys = cells.map(headerKey);
   let same = 0;
-  for (let i = 0; i < Math.min(keys.length, headerKeys.length); i++) if (keys[i] !== '' && keys[i] === headerKeys[i]) same++;
+  for (let i = 0; i < Math.min(cells.length, headerKeys.length); i++) {
+    const hk = headerKeys[i]!;
+    const c = cells[i]!;
+    // Cheap test first (this runs for every row): a cell with an ASCII digit cannot match a key without one.
+    if (hk === '' || c === '' || (ASCII_DIGIT.test(c) && !ASCII_DIGIT.test(hk))) continue;
+    if (headerKey(c) === hk) same++;
+  }
   if (same >= Math.max(2, Math.ceil(headerKeys.filter((k) => k !== '').length / 2))) return 'repeated_header';
   const first = toHalfWidth(nonEmpty[0]!);
   if (SUMMARY.test(first)) return 'summary';

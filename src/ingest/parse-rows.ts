@@ -30,6 +30,18 @@ export function buildVocabulary(schemes: readonly SchemeDef[], items: readonly I
   return { schemes: s, items: i };
 }
 
+/** headerKey of scheme and item cells, remembered: an extract repeats a handful of values a million times. */
+const vocabKeys = new Map<string, string>();
+function vocabKey(raw: string): string {
+  let k = vocabKeys.get(raw);
+  if (k === undefined) {
+    k = headerKey(raw);
+    if (vocabKeys.size >= 10_000) vocabKeys.clear();
+    vocabKeys.set(raw, k);
+  }
+  return k;
+}
+
 function cell<F extends string>(cells: readonly string[], columns: Partial<Record<F, number>>, f: F): string {
   const idx = columns[f];
   if (idx === undefined) return '';
@@ -101,11 +113,11 @@ export function parsePaymentRow(
   if (name === '') return reject('NAME_MISSING', 'name is empty');
   const schemeRaw = cell(cells, columns, 'scheme');
   if (schemeRaw === '') return reject('SCHEME_MISSING', 'benefit scheme is empty');
-  const scheme = vocab.schemes.get(headerKey(schemeRaw));
+  const scheme = vocab.schemes.get(vocabKey(schemeRaw));
   if (!scheme) return reject('SCHEME_UNKNOWN', `benefit scheme "${schemeRaw}" is not a known code or name (add it under "schemes" in the settings file)`);
   const itemRaw = cell(cells, columns, 'item').normalize('NFC');
   if (itemRaw === '') return reject('ITEM_MISSING', 'benefit item is empty');
-  const item = vocab.items.get(headerKey(itemRaw)) ?? itemRaw;
+  const item = vocab.items.get(vocabKey(itemRaw)) ?? itemRaw;
   const period = parsePeriod(cell(cells, columns, 'period'));
   if (!period.ok) return period;
   const amount = parseAmountFen(cell(cells, columns, 'amount'));

@@ -20,8 +20,8 @@
  * - rich text, hyperlinks → their text; a formula → its cached result (a formula never calculated reads as
  *   empty); an error value (`#N/A`) → its text; booleans → `TRUE` / `FALSE`.
  *
- * Memory: rows are streamed; what stays in memory is the workbook's shared-string table (exceljs caches
- * it: it is needed to read any cell), the styles, and one row. Each sheet's XML is staged in a temporary
+ * Memory: rows are streamed; what stays in memory is the workbook's shared-string table (needed to read
+ * any cell; kept compactly, see {@link CompactStrings}), the styles, and one row. Each sheet's XML is staged in a temporary
  * file and read after the whole archive has been seen (see {@link patchReader}, which also works around
  * exceljs's corruption of characters split across chunks).
  */
@@ -146,6 +146,79 @@ export function joinRaw(cells: readonly string[]): string {
   return cells.map((c) => (/[",\r\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',');
 }
 
+/**
+ * The workbook's shared-string table, kept compactly: a workbook of 200,000 payment rows holds some 600,000
+ * distinct strings (IDs, accounts, person numbers, names), which exceljs would keep as as many JS strings in
+ * an array (~100 bytes each, all scanned by the garbage collector). Here they are stored as UTF-8 in 1 MiB
+ * buffers outside the JS heap, with a 12-byte index entry per string (~30 bytes a string in all). Rich text
+ * is kept as its plain text (that is all a cell's text needs).
+ */
+export class CompactStrings {
+  private static readonly CHUNK = 1 << 20;
+  private readonly chunks: Buffer[] = [];
+  private used = CompactStrings.CHUNK;
+  private chunk = new Uint32Array(1024);
+  private offset = new Uint32Array(1024);
+  private size = new Uint32Array(1024);
+  private count = 0;
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Appends the next string (exceljs pushes a string, `{ richText }` or null). */
+  push(value: unknown): number {
+    let text = '';
+    if (typeof value === 'string') text = value;
+    else if (value && typeof value === 'object' && Array.isArray((value as { richText?: unknown }).richText)) {
+      text = (value as { richText: { text?: string | null }[] }).richText.map((r) => r.text ?? '').join('');
+    }
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (this.used + bytes > CompactStrings.CHUNK || this.chunks.length === 0) {
+      this.chunks.push(Buffer.allocUnsafe(Math.max(CompactStrings.CHUNK, bytes)));
+      this.used = 0;
+    }
+    if (this.count === this.chunk.length) {
+      const grow = (a: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> => {
+        const b = new Uint32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.chunk = grow(this.chunk);
+      this.offset = grow(this.offset);
+      this.size = grow(this.size);
+    }
+    this.chunks[this.chunks.length - 1]!.write(text, this.used, 'utf8');
+    this.chunk[this.count] = this.chunks.length - 1;
+    this.offset[this.count] = this.used;
+    this.size[this.count] = bytes;
+    this.used += bytes;
+    return ++this.count;
+  }
+
+  /** The i-th string, or undefined when there is none. */
+  get(i: number): string | undefined {
+    if (i >= this.count) return undefined;
+    const start = this.offset[i]!;
+    return this.chunks[this.chunk[i]!]!.toString('utf8', start, start + this.size[i]!);
+  }
+
+  /** An array-like view for exceljs (`table[index]`, `table.push(value)`). */
+  asTable(): unknown {
+    return new Proxy(this, {
+      get(target, prop) {
+        if (prop === 'push') return (v: unknown) => target.push(v);
+        if (prop === 'length') return target.length;
+        if (typeof prop === 'string') {
+          const i = Number(prop);
+          if (Number.isInteger(i) && i >= 0) return target.get(i);
+        }
+        return undefined;
+      },
+    });
+  }
+}
+
 /** The parts of exceljs's WorkbookReader this module relies on (exceljs 4.4, lib/stream/xlsx/workbook-reader.js). */
 interface ReaderInternals {
   workbookRels?: unknown;
@@ -187,12 +260,24 @@ function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
  * 4. It recognises `date1904="1"` but not `date1904="true"` (both valid, ECMA-376): workbook.xml (a few KiB)
  *    is read once here to learn the date system, then handed to exceljs.
  *
+ * It also gives exceljs a {@link CompactStrings} table for the shared strings (memory).
+ *
  * A fifth defect, unzipper's early end of the archive, is fixed in {@link archiveInput}. In case anything
  * still leaves a part unread, a sheet parsed without workbook.xml, a styled cell without styles.xml, or a
  * shared-string reference without the table throws, and the file is refused whole (FILE_UNREADABLE)
  * rather than read wrong (cells as `{ sharedString: n }`, dates as numbers).
  */
 function patchReader(reader: ReaderInternals): () => DateSystem {
+  // exceljs sets `sharedStrings = []` and pushes into it; it gets the compact table instead. Until then the
+  // property is undefined, as exceljs expects when the workbook has no shared strings.
+  let strings: unknown;
+  Object.defineProperty(reader, 'sharedStrings', {
+    configurable: true,
+    get: () => strings,
+    set: (v: unknown) => {
+      strings = v === undefined ? undefined : new CompactStrings().asTable();
+    },
+  });
   let rels: unknown;
   let archiveRead = false;
   let workbookRead = false;
