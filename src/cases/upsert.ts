@@ -1,21 +1,35 @@
 /**
- * Turning a run's findings into recovery cases (ARCHITECTURE.md floor 5): one case per detector and case
- * key, updated in place by later runs and never duplicated. Every change is an append-only `case_event`.
+ * Turning a run's findings into recovery cases (ARCHITECTURE.md floor 5): one case chain per detector and
+ * case key, updated by later runs and never duplicated. Every change is an append-only `case_event` by the
+ * actor `fundguard`. A run never touches what people decide: status, assignee, ledger and history are
+ * theirs; only the overpaid amount, periods, confidence and evidence follow the extracts.
  *
- * - no case for the key: a case is opened with status `new`;
- * - an open case: its amount, periods, confidence and evidence follow the latest finding (event `updated`
- *   when anything changed; nothing at all when nothing did, so a re-run is a no-op);
- * - a `false_positive` case: left alone while the evidence fingerprint is the same;
- * - a final case (`recovered`, `written_off`) and the finding counts payments the case did not: a follow-up
- *   case is opened for the new payments' periods, linked to it.
- * An open case whose finding disappeared (e.g. a reversal netted the overpayment to zero) gets an event
- * `not_found` and amount 0; it is never deleted.
+ * A chain is the first case of a key (`follow_up_seq` 0) and its follow-ups (1, 2, ... each linked to the
+ * previous by `follow_up_of`). For each finding, by the status of the chain's latest case:
+ * - no case yet: a case is opened with status `new`;
+ * - open (neither final nor false positive): its amount, periods, confidence and evidence follow the finding
+ *   (event `updated`; nothing at all when nothing changed, so a re-run is a no-op);
+ * - final (`recovered`, `written_off`): payments the chain has not counted yet open a follow-up case for
+ *   exactly those payments (event `opened` on it, `follow_up_opened` on the final case);
+ * - `false_positive`: nothing while the evidence fingerprint is one a false positive of the chain was
+ *   closed with; different evidence opens a follow-up case (the investigator's decision stays on record).
+ * A payment is counted by one case of a chain only (DOMAIN.md §4 "one payment, one claim"): a final case
+ * keeps the payments it counted, a later case gets the rest. A final case's overpaid amount follows its own
+ * payments (a reversal booked in a later extract lowers it: event `overpaid_changed`), so money that came
+ * back twice — repaid by the heirs and returned by the bank — shows as a refund due (ledger.ts).
+ * An open case whose finding disappeared (e.g. reversed to a net of zero) gets an event `not_found` and
+ * amount 0; it is never deleted.
+ *
+ * Contract with detectors: a finding's `amountFen` is the sum of the payment rows in its `paymentIds`
+ * (reversals included), and `evidence.comparisons` is the match evidence a false positive is judged on.
  */
 import crypto from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import type { DB } from '../db/schema.ts';
+import type { DB, RecoveryCase } from '../db/schema.ts';
 import type { Finding } from '../detectors/types.ts';
-import { FINAL_STATUSES, type CaseStatus } from './statuses.ts';
+import { formatFen } from '../calendar/values.ts';
+import { addEvent, balanceFor, isFinal, normalizeCase, settle, type ChangeContext } from './actions.ts';
+import { SYSTEM_ACTOR } from './statuses.ts';
 
 /** Counts of what {@link upsertCases} did. */
 export interface CaseChanges {
@@ -24,14 +38,25 @@ export interface CaseChanges {
   unchanged: number;
   followUps: number;
   notFound: number;
+  /** Final cases whose overpaid amount changed (reversals booked after they were closed). */
+  amountChanged: number;
+  /** Cases that became `recovered` automatically because nothing was outstanding any more. */
+  autoRecovered: number;
 }
 
-/** Fingerprint of the evidence that decided a finding: the death facts and the payments counted. */
+/**
+ * Fingerprint of the match evidence of a finding: detector, case key and the comparisons (death records,
+ * names, dates). Payments are deliberately left out: a person closed as a false positive (e.g. a living
+ * person in a death register) is not reopened every month the pension is paid again, only when the match
+ * evidence changes (a new or corrected death record, another name). DOMAIN.md §4.
+ */
 export function evidenceFingerprint(f: Finding): string {
   const h = crypto.createHash('sha256');
-  h.update(JSON.stringify({ d: f.detector, k: f.caseKey, c: f.evidence.comparisons, p: f.paymentIds }));
+  h.update(JSON.stringify({ d: f.detector, k: f.caseKey, c: f.evidence.comparisons }));
   return h.digest('hex').slice(0, 32);
 }
+
+type Values = ReturnType<typeof caseValues>;
 
 function caseValues(f: Finding) {
   return {
@@ -49,11 +74,52 @@ function caseValues(f: Finding) {
   };
 }
 
+interface PayRow {
+  id: number;
+  amount_fen: number;
+  scheme: string;
+  item: string;
+  period: string;
+}
+
+const payKey = (r: PayRow): string => `${r.scheme}|${r.item}|${r.period}`;
+
+/** The case values for a part of a finding's payments (a follow-up, or the open case after a final one). */
+function partValues(f: Finding, ids: readonly number[], rows: ReadonlyMap<number, PayRow>, amountFen: number): Values {
+  const own = ids.map((id) => rows.get(id)!).filter(Boolean);
+  const positive = own.filter((r) => r.amount_fen > 0);
+  const basis = positive.length ? positive : own;
+  const periods = [...new Set(basis.map((r) => r.period))].sort();
+  const schemes = [...new Set(basis.map((r) => r.scheme))].sort();
+  const v = caseValues(f);
+  return {
+    ...v,
+    scheme: schemes.length ? schemes.join('+') : v.scheme,
+    first_period: periods[0] ?? v.first_period,
+    last_period: periods.at(-1) ?? v.last_period,
+    months: periods.length,
+    amount_fen: amountFen,
+  };
+}
+
 async function setPayments(trx: Transaction<DB>, caseId: number, ids: readonly number[]): Promise<void> {
   await trx.deleteFrom('case_payment').where('case_id', '=', caseId).execute();
+  await addPayments(trx, caseId, ids);
+}
+
+async function addPayments(trx: Transaction<DB>, caseId: number, ids: readonly number[]): Promise<void> {
   for (let i = 0; i < ids.length; i += 500) {
     await trx.insertInto('case_payment').values(ids.slice(i, i + 500).map((payment_id) => ({ case_id: caseId, payment_id }))).execute();
   }
+}
+
+async function paymentRows(trx: Transaction<DB>, ids: readonly number[]): Promise<Map<number, PayRow>> {
+  const out = new Map<number, PayRow>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await trx.selectFrom('payment').select(['id', 'amount_fen', 'scheme', 'item', 'period']).where('id', 'in', ids.slice(i, i + 500)).execute();
+    for (const r of rows) out.set(Number(r.id), { ...r, id: Number(r.id), amount_fen: Number(r.amount_fen) });
+  }
+  return out;
 }
 
 /**
@@ -62,79 +128,152 @@ async function setPayments(trx: Transaction<DB>, caseId: number, ids: readonly n
  * @param now ISO instant of the change
  */
 export async function upsertCases(db: Kysely<DB>, runId: number, detector: string, findings: readonly Finding[], now: string): Promise<CaseChanges> {
-  const changes: CaseChanges = { opened: 0, updated: 0, unchanged: 0, followUps: 0, notFound: 0 };
+  const changes: CaseChanges = { opened: 0, updated: 0, unchanged: 0, followUps: 0, notFound: 0, amountChanged: 0, autoRecovered: 0 };
+  const ctx: ChangeContext = { now, today: now.slice(0, 10), source: 'nightly' };
   await db.transaction().execute(async (trx) => {
-    const existing = await trx.selectFrom('recovery_case').selectAll().where('detector', '=', detector).orderBy('case_key').orderBy('follow_up_seq').execute();
-    const latestByKey = new Map<string, (typeof existing)[number]>();
-    for (const c of existing) latestByKey.set(c.case_key, c); // ordered by seq: the last is the latest
-    const seen = new Set<string>();
-    const event = (case_id: number, kind: string, from: string | null, to: string | null, reason: string | null, data: unknown) =>
-      trx.insertInto('case_event').values({ case_id, at: now, actor: 'fundguard', kind, from_status: from, to_status: to, reason, data: data === null ? null : JSON.stringify(data), run_id: runId }).execute();
+    // Take the write lock first (a portable no-op UPDATE), so that the cases read below cannot change before
+    // they are written (an investigator's change waits, or this waits for it).
+    await trx.updateTable('recovery_case').set((eb) => ({ updated_at: eb.ref('updated_at') })).where('id', '=', -1).execute();
+    const existing = (await trx.selectFrom('recovery_case').selectAll().where('detector', '=', detector).orderBy('case_key').orderBy('follow_up_seq').execute()).map(normalizeCase);
+    const chains = new Map<string, RecoveryCase[]>();
+    for (const c of existing) {
+      const chain = chains.get(c.case_key) ?? [];
+      chain.push(c);
+      chains.set(c.case_key, chain);
+    }
+    const event = (caseId: number, kind: string, from: string | null, to: string | null, reason: string, data: unknown) =>
+      addEvent(trx, { caseId, at: now, actor: SYSTEM_ACTOR, kind, from, to, reason, data, runId });
 
-    for (const f of findings) {
-      seen.add(f.caseKey);
-      const v = caseValues(f);
-      const cur = latestByKey.get(f.caseKey);
-      if (!cur) {
-        const ins = await trx
-          .insertInto('recovery_case')
-          .values({ detector, case_key: f.caseKey, follow_up_seq: 0, follow_up_of: null, status: 'new', assignee: null, created_run_id: runId, updated_run_id: runId, created_at: now, updated_at: now, ...v })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        const id = Number(ins.id);
-        await setPayments(trx, id, f.paymentIds);
-        await event(id, 'opened', null, 'new', f.evidence.why, { amount_fen: f.amountFen, periods: f.periods });
-        changes.opened++;
-        continue;
-      }
-      const curId = Number(cur.id);
-      if (FINAL_STATUSES.includes(cur.status as CaseStatus)) {
-        const counted = new Set((await trx.selectFrom('case_payment').select('payment_id').where('case_id', '=', curId).execute()).map((r) => Number(r.payment_id)));
-        const fresh = f.paymentIds.filter((p) => !counted.has(p));
-        if (fresh.length === 0) {
-          changes.unchanged++;
-          continue;
+    const openCase = async (f: Finding, v: Values, payments: readonly number[], prev: RecoveryCase | null, reason: string): Promise<number> => {
+      const ins = await trx
+        .insertInto('recovery_case')
+        .values({
+          detector, case_key: f.caseKey, follow_up_seq: prev ? prev.follow_up_seq + 1 : 0, follow_up_of: prev?.id ?? null, status: 'new', assignee: null,
+          created_run_id: runId, updated_run_id: runId, created_at: now, updated_at: now, ...v,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const id = Number(ins.id);
+      await setPayments(trx, id, payments);
+      await event(id, 'opened', null, 'new', reason, { amount_fen: v.amount_fen, periods: [v.first_period, v.last_period], months: v.months, ...(prev ? { follow_up_of: prev.id } : {}) });
+      return id;
+    };
+
+    const handle = async (chain: RecoveryCase[], f: Finding | null): Promise<void> => {
+      const latest = chain.at(-1)!;
+      const finals = chain.filter((c) => isFinal(c.status));
+      let own: number[] | null = null; // payments left for the latest case / a follow-up; null = all of the finding's
+      let ownAmount = f?.amountFen ?? 0;
+      let rows = new Map<number, PayRow>();
+      if (finals.length && (f || finals.some((c) => c.amount_fen !== 0))) {
+        const owned = (await trx.selectFrom('case_payment').select(['case_id', 'payment_id']).where('case_id', 'in', finals.map((c) => c.id)).execute()).map((r) => ({ case_id: Number(r.case_id), payment_id: Number(r.payment_id) }));
+        const F = f?.paymentIds ?? [];
+        rows = await paymentRows(trx, [...new Set([...F, ...owned.map((o) => o.payment_id)])]);
+        const ownerOf = new Map(owned.map((o) => [o.payment_id, o.case_id]));
+        const keyOwner = new Map<string, number>();
+        for (const o of owned) {
+          const r = rows.get(o.payment_id);
+          if (r && r.amount_fen > 0) keyOwner.set(payKey(r), o.case_id);
         }
-        const ins = await trx
-          .insertInto('recovery_case')
-          .values({ detector, case_key: f.caseKey, follow_up_seq: cur.follow_up_seq + 1, follow_up_of: curId, status: 'new', assignee: null, created_run_id: runId, updated_run_id: runId, created_at: now, updated_at: now, ...v })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        const id = Number(ins.id);
-        await setPayments(trx, id, f.paymentIds);
-        await event(id, 'opened', null, 'new', `follow-up of case ${curId} (${cur.status}): new overpayments found`, { follow_up_of: curId });
-        await event(curId, 'follow_up_opened', cur.status, cur.status, `follow-up case ${id} opened for new overpayments`, { follow_up: id });
+        // A reversal of a payment a final case counted belongs to that case.
+        own = [];
+        for (const p of F) {
+          if (ownerOf.has(p)) continue;
+          const r = rows.get(p);
+          const o = r && r.amount_fen < 0 ? keyOwner.get(payKey(r)) : undefined;
+          if (o !== undefined) {
+            await addPayments(trx, o, [p]);
+            ownerOf.set(p, o);
+          } else own.push(p);
+        }
+        const inF = new Set(F);
+        let finalsFen = 0;
+        for (const c of finals) {
+          let amount = 0;
+          for (const [p, owner] of ownerOf) if (owner === c.id && inF.has(p)) amount += rows.get(p)?.amount_fen ?? 0;
+          finalsFen += amount;
+          if (amount === c.amount_fen) continue;
+          const before = await balanceFor(trx, c);
+          await trx.updateTable('recovery_case').set({ amount_fen: amount, updated_run_id: runId, updated_at: now }).where('id', '=', c.id).execute();
+          await event(c.id, 'overpaid_changed', c.status, c.status,
+            `overpaid by the payments this case counts changed from ${formatFen(c.amount_fen)} to ${formatFen(amount)} yuan (reversal or correction in a later extract)`,
+            { amount_fen: [c.amount_fen, amount] });
+          await settle(trx, c.id, before.refundDueFen, ctx, 'payments reversed in the payment system after the case was closed', runId);
+          changes.amountChanged++;
+        }
+        ownAmount = (f?.amountFen ?? 0) - finalsFen;
+      }
+
+      if (isFinal(latest.status)) {
+        if (!f) return;
+        if (!own || own.length === 0 || ownAmount <= 0) {
+          changes.unchanged++;
+          return;
+        }
+        const id = await openCase(f, partValues(f, own, rows, ownAmount), own, latest, `follow-up of case ${latest.id} (${latest.status}): new overpayments found`);
+        await event(latest.id, 'follow_up_opened', latest.status, latest.status, `follow-up case ${id} opened for new overpayments`, { follow_up: id });
         changes.followUps++;
-        continue;
+        return;
       }
-      if (cur.status === 'false_positive' && cur.fingerprint === v.fingerprint) {
-        changes.unchanged++;
-        continue;
+
+      if (latest.status === 'false_positive') {
+        if (!f) return;
+        const fp = evidenceFingerprint(f);
+        if (chain.some((c) => c.status === 'false_positive' && c.fingerprint === fp) || (own && ownAmount <= 0)) {
+          changes.unchanged++;
+          return;
+        }
+        const v = own ? partValues(f, own, rows, ownAmount) : caseValues(f);
+        const id = await openCase(f, v, own ?? f.paymentIds, latest, `new evidence after case ${latest.id} was closed as a false positive`);
+        await event(latest.id, 'follow_up_opened', latest.status, latest.status, `new evidence: case ${id} opened (this case stays a false positive for the evidence it was closed with)`, { follow_up: id });
+        changes.followUps++;
+        return;
       }
+
+      // Open case.
+      if (!f) {
+        if (latest.amount_fen === 0 && latest.months === 0) return;
+        const before = await balanceFor(trx, latest);
+        await trx.updateTable('recovery_case').set({ amount_fen: 0, months: 0, updated_run_id: runId, updated_at: now }).where('id', '=', latest.id).execute();
+        await trx.deleteFrom('case_payment').where('case_id', '=', latest.id).execute();
+        await event(latest.id, 'not_found', latest.status, latest.status, 'the detector no longer finds an overpayment (e.g. reversed or corrected)', { amount_fen: [latest.amount_fen, 0] });
+        if (await settle(trx, latest.id, before.refundDueFen, ctx, 'the overpayment was reversed in the payment system', runId)) changes.autoRecovered++;
+        changes.notFound++;
+        return;
+      }
+      const v = own ? partValues(f, own, rows, ownAmount) : caseValues(f);
       const diff: Record<string, [unknown, unknown]> = {};
       for (const k of ['confidence', 'name', 'district_code', 'scheme', 'first_period', 'last_period', 'months', 'amount_fen', 'fingerprint'] as const) {
-        const before = k === 'amount_fen' || k === 'months' ? Number(cur[k]) : cur[k];
-        if (before !== v[k]) diff[k] = [before, v[k]];
+        if (latest[k] !== v[k]) diff[k] = [latest[k], v[k]];
       }
       if (Object.keys(diff).length === 0) {
         changes.unchanged++;
+        return;
+      }
+      const before = await balanceFor(trx, latest);
+      await trx.updateTable('recovery_case').set({ ...v, updated_run_id: runId, updated_at: now }).where('id', '=', latest.id).execute();
+      await setPayments(trx, latest.id, own ?? f.paymentIds);
+      const extended = v.last_period > latest.last_period || v.months > latest.months;
+      const reason = extended
+        ? `new overpaid months: now ${v.months} month(s) ${v.first_period}..${v.last_period}, ${formatFen(v.amount_fen)} yuan`
+        : 'finding changed';
+      await event(latest.id, 'updated', latest.status, latest.status, reason, diff);
+      if (await settle(trx, latest.id, before.refundDueFen, ctx, 'the overpaid amount changed', runId)) changes.autoRecovered++;
+      changes.updated++;
+    };
+
+    const seen = new Set<string>();
+    for (const f of findings) {
+      seen.add(f.caseKey);
+      const chain = chains.get(f.caseKey);
+      if (!chain) {
+        await openCase(f, caseValues(f), f.paymentIds, null, f.evidence.why);
+        changes.opened++;
         continue;
       }
-      await trx.updateTable('recovery_case').set({ ...v, updated_run_id: runId, updated_at: now }).where('id', '=', curId).execute();
-      await setPayments(trx, curId, f.paymentIds);
-      const reason = cur.status === 'false_positive' ? 'new evidence for a case closed as false positive' : 'finding changed';
-      await event(curId, cur.status === 'false_positive' ? 'new_evidence' : 'updated', cur.status, cur.status, reason, diff);
-      changes.updated++;
+      await handle(chain, f);
     }
-    for (const [key, cur] of latestByKey) {
-      if (seen.has(key) || FINAL_STATUSES.includes(cur.status as CaseStatus) || cur.status === 'false_positive') continue;
-      if (Number(cur.amount_fen) === 0 && cur.months === 0) continue;
-      const curId = Number(cur.id);
-      await trx.updateTable('recovery_case').set({ amount_fen: 0, months: 0, updated_run_id: runId, updated_at: now }).where('id', '=', curId).execute();
-      await trx.deleteFrom('case_payment').where('case_id', '=', curId).execute();
-      await event(curId, 'not_found', cur.status, cur.status, 'the detector no longer finds an overpayment (e.g. reversed or corrected)', { amount_fen: [Number(cur.amount_fen), 0] });
-      changes.notFound++;
-    }
+    for (const [key, chain] of chains) if (!seen.has(key)) await handle(chain, null);
   });
   return changes;
 }

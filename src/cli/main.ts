@@ -12,6 +12,9 @@ import { UsageError } from './common.ts';
 import { registerRun } from './commands/run.ts';
 import { registerCases } from './commands/cases.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerSchedule } from './commands/schedule.ts';
+import { RunStoppedError } from '../jobs/nightly-run.ts';
+import { registerFeedback } from './commands/feedback.ts';
 
 const program = new Command();
 program
@@ -23,12 +26,17 @@ program
 registerRun(program);
 registerCases(program);
 registerStatus(program);
+registerSchedule(program);
+registerFeedback(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {
     process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else if (e instanceof RunStoppedError) {
+    process.stderr.write(`fundguard: ${e.message}\n`);
+    process.exitCode = 0;
   } else if (e instanceof RunLockedError) {
     process.stderr.write(`fundguard: ${e.message}\n`);
     process.exitCode = EXIT_LOCKED;

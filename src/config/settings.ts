@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { detectorSettingsSchema, resolveDetectorSettings, type DetectorSettings } from './detector-settings.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Folder of the reference tables shipped with the product. */
@@ -38,6 +39,10 @@ export interface Settings {
   readonly schemes: readonly SchemeDef[];
   readonly items: readonly ItemDef[];
   readonly districts: Readonly<Record<string, string>>;
+  /** `fundguard schedule`: cron expression (in {@link timeZone}) and how many missed business dates to catch up on start. */
+  readonly schedule: { readonly cron: string; readonly catchUpDays: number };
+  /** Parameters of the detectors, defaults applied (src/config/detector-settings.ts; README "Detectors"). */
+  readonly detectors: DetectorSettings;
   /** Where the settings came from, for the run record. */
   readonly sourceFile: string | null;
 }
@@ -47,6 +52,13 @@ const userSchema = z
   .object({
     timeZone: z.string().refine(isTimeZone, { message: 'is not an IANA time zone such as "Asia/Shanghai"' }).optional(),
     deathMonthPayable: z.boolean().optional(),
+    schedule: z
+      .object({
+        cron: z.string().refine((c) => c.trim().split(/\s+/).length === 5 || c.trim().split(/\s+/).length === 6, { message: 'is not a cron expression such as "0 2 * * *"' }).optional(),
+        catchUpDays: z.number().int().min(0).max(366).optional(),
+      })
+      .strict()
+      .optional(),
     headerAliases: z.object({ payments: aliasMap.optional(), deaths: aliasMap.optional() }).strict().optional(),
     schemes: z
       .array(z.object({ code: z.string().regex(/^\d{3}$/, 'a scheme code is 3 digits'), name: z.string().optional(), aliases: z.array(z.string()).default([]) }).strict())
@@ -56,6 +68,7 @@ const userSchema = z
         z.object({ code: z.string().min(1), name: z.string().optional(), aliases: z.array(z.string()).default([]), payable_after_death: z.boolean().optional() }).strict(),
       )
       .optional(),
+    detectors: detectorSettingsSchema.optional(),
   })
   .strict();
 
@@ -145,6 +158,8 @@ export function loadSettings(file?: string, cwd = process.cwd()): Settings {
     schemes,
     items,
     districts,
+    schedule: { cron: user.schedule?.cron ?? '0 2 * * *', catchUpDays: user.schedule?.catchUpDays ?? 7 },
+    detectors: resolveDetectorSettings(user.detectors),
     sourceFile: chosen,
   });
 }

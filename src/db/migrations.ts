@@ -198,9 +198,69 @@ function initial(engine: Engine): Migration {
   };
 }
 
+/**
+ * The recovery ledger, the feedback import and the audit columns of case events (DOMAIN.md §5):
+ * - `case_event` gains `approved_by` (second person for false_positive / written_off) and `evidence_ref`;
+ * - `ledger_entry` — append-only money movements of a case: repayments (positive), refunds of an
+ *   over-recovery and voids of an entry recorded in error (negative); a void names the entry it cancels
+ *   (unique, so an entry is voided at most once);
+ * - `feedback_import` / `feedback_row` — one row per applied work-list import and one per applied work-list
+ *   row (its content fingerprint is the primary key, so the same feedback is never applied twice).
+ */
+function casesLedger(engine: Engine): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('case_event').addColumn('approved_by', 'text').execute();
+      await db.schema.alterTable('case_event').addColumn('evidence_ref', 'text').execute();
+
+      await idColumn(db.schema.createTable('ledger_entry'), engine)
+        .addColumn('case_id', 'bigint', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('amount_fen', 'bigint', (c) => c.notNull())
+        .addColumn('channel', 'text')
+        .addColumn('paid_on', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('recorded_at', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('voids_entry_id', 'bigint')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('import_id', 'bigint')
+        .execute();
+      await db.schema.createIndex('ledger_entry_case').on('ledger_entry').column('case_id').execute();
+      await db.schema.createIndex('ledger_entry_voids').on('ledger_entry').column('voids_entry_id').unique().execute();
+
+      await idColumn(db.schema.createTable('feedback_import'), engine)
+        .addColumn('file_name', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('approved_by', 'text')
+        .addColumn('imported_at', 'text', (c) => c.notNull())
+        .addColumn('rows_read', 'integer', (c) => c.notNull())
+        .addColumn('rows_applied', 'integer', (c) => c.notNull())
+        .addColumn('rows_unchanged', 'integer', (c) => c.notNull())
+        .addColumn('rows_skipped', 'integer', (c) => c.notNull())
+        .addColumn('rows_ignored', 'integer', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('feedback_row')
+        .addColumn('row_key', 'text', (c) => c.primaryKey())
+        .addColumn('import_id', 'bigint', (c) => c.notNull())
+        .addColumn('case_id', 'bigint', (c) => c.notNull())
+        .addColumn('line', 'integer', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb) {
+      for (const t of ['feedback_row', 'feedback_import', 'ledger_entry']) await db.schema.dropTable(t).ifExists().execute();
+      await db.schema.alterTable('case_event').dropColumn('evidence_ref').execute();
+      await db.schema.alterTable('case_event').dropColumn('approved_by').execute();
+    },
+  };
+}
+
 /** All migrations, keyed by name (applied in name order). */
 export function migrations(engine: Engine): Record<string, Migration> {
-  return { '0001_initial': initial(engine) };
+  return { '0001_initial': initial(engine), '0003_cases_ledger': casesLedger(engine) };
 }
 
 /**

@@ -185,6 +185,56 @@ export interface CaseEventTable {
   reason: string | null;
   data: string | null;
   run_id: number | null;
+  /** Second person who approved the change (false_positive, written_off need one; never the actor). */
+  approved_by: string | null;
+  /** Optional reference to the evidence behind the change (document number, file, letter). */
+  evidence_ref: string | null;
+}
+
+/**
+ * One money movement of a case (append-only). `amount_fen` is signed: a repayment is positive, a refund
+ * of an over-recovery and a void (cancelling entry `voids_entry_id`) are negative; recovered = the sum.
+ */
+export interface LedgerEntryTable {
+  id: Generated<number>;
+  case_id: number;
+  /** `repayment` | `refund` | `void` */
+  kind: string;
+  amount_fen: number;
+  /** `bank_return` | `heir_repayment` | `offset` for a repayment (null for a refund or a void). */
+  channel: string | null;
+  /** Date the money moved, `YYYY-MM-DD` (for a void: the date of the voided entry). */
+  paid_on: string;
+  actor: string;
+  recorded_at: string;
+  reason: string | null;
+  voids_entry_id: number | null;
+  /** `cli` | `feedback` */
+  source: string;
+  import_id: number | null;
+}
+
+/** One applied work-list import (`fundguard feedback import`). */
+export interface FeedbackImportTable {
+  id: Generated<number>;
+  file_name: string;
+  sha256: string;
+  actor: string;
+  approved_by: string | null;
+  imported_at: string;
+  rows_read: number;
+  rows_applied: number;
+  rows_unchanged: number;
+  rows_skipped: number;
+  rows_ignored: number;
+}
+
+/** One applied work-list row; `row_key` is the fingerprint of its feedback (case and columns O–R). */
+export interface FeedbackRowTable {
+  row_key: string;
+  import_id: number;
+  case_id: number;
+  line: number;
 }
 
 export interface DB {
@@ -198,6 +248,9 @@ export interface DB {
   recovery_case: RecoveryCaseTable;
   case_payment: CasePaymentTable;
   case_event: CaseEventTable;
+  ledger_entry: LedgerEntryTable;
+  feedback_import: FeedbackImportTable;
+  feedback_row: FeedbackRowTable;
 }
 
 export type NewPayment = Omit<Insertable<PaymentTable>, 'id' | 'file_id'>;
@@ -206,3 +259,5 @@ export type NewReject = Omit<Insertable<RejectTable>, 'id' | 'file_id'>;
 export type SourceFile = Selectable<SourceFileTable>;
 export type RecoveryCase = Selectable<RecoveryCaseTable>;
 export type Run = Selectable<RunTable>;
+export type CaseEvent = Selectable<CaseEventTable>;
+export type LedgerEntry = Selectable<LedgerEntryTable>;

@@ -11,58 +11,70 @@
  * - net amounts: what was paid for a (person, scheme, item, period) is the net of its payments and
  *   reversals; a period is counted when its net is positive, and the amount is the sum of counted nets.
  *
- * Matching (first cut): the normalised, valid resident ID of the payment equals the death fact's. The
- * confidence is `confirmed` when the name agrees (exactly, or up to a rare-character placeholder or a
- * middle-dot variant) and nothing contradicts (sex and birth date inside the ID against the death
- * record's, the sources' months of death); otherwise `review`. One finding per person; case key = ID.
+ * Matching: the link stage (src/matching/link.ts) links death records to recipients — equal IDs, IDs
+ * repaired by one edit, and blocks for damaged IDs — and gives each linked recipient a tier
+ * (`confirmed` | `probable` | `review`), the corroborated date of death (health certificate, then cremation,
+ * then public-security record) and the comparisons that decided it. One finding per recipient; case key =
+ * the recipient's (payment-side) normalised ID. The evidence keeps the comparisons, the death reports and a
+ * one-line "why" without IDs.
  */
 import type { Kysely } from 'kysely';
 import { monthsBetween } from '../calendar/values.ts';
-import { birthDateFromId, sexFromId } from '../identity/resident-id.ts';
-import type { DeathSourceReport } from '../matching/death-facts.ts';
-import { compareNames, fullestName, type NameAgreement } from '../matching/names.ts';
+import { linkDeaths, type RecipientDeath } from '../matching/link.ts';
+import { fullestName } from '../matching/names.ts';
 import type { DB } from '../db/schema.ts';
-import type { Comparison, Confidence, Detector, DetectorContext, Finding } from './types.ts';
+import type { Detector, DetectorContext, Finding } from './types.ts';
 
-interface Row {
+/** A payment row a finding may count (period after the death month, item not exempt). */
+export interface CandidatePayment {
   id: number;
   id_number: string;
   name: string;
-  sex: string | null;
   scheme: string;
   item: string;
   period: string;
   amount_fen: number;
   paid_on: string | null;
   district_code: string | null;
-  death_date: string;
-  death_month: string;
-  death_source: string;
-  sources: string;
-  month_disagreement: number;
 }
 
-async function candidateRows(db: Kysely<DB>, exempt: string[], deathMonthPayable: boolean): Promise<Row[]> {
-  let q = db
-    .selectFrom('payment as p')
-    .innerJoin('death_fact as d', 'd.id_number', 'p.id_number')
-    .select([
-      'p.id', 'p.id_number', 'p.name', 'p.sex', 'p.scheme', 'p.item', 'p.period', 'p.amount_fen', 'p.paid_on', 'p.district_code',
-      'd.death_date', 'd.death_month', 'd.source as death_source', 'd.sources', 'd.month_disagreement',
-    ])
-    .where('p.id_valid', '=', 1)
-    .whereRef('p.period', deathMonthPayable ? '>' : '>=', 'd.death_month');
-  if (exempt.length) q = q.where('p.item', 'not in', exempt);
-  const rows = await q.orderBy('p.id_number').orderBy('p.period').orderBy('p.id').execute();
-  return rows.map((r) => ({ ...r, id: Number(r.id), amount_fen: Number(r.amount_fen), month_disagreement: Number(r.month_disagreement) }));
+const CHUNK = 400;
+
+async function candidatePayments(
+  db: Kysely<DB>, deaths: readonly RecipientDeath[], exempt: ReadonlySet<string>, deathMonthPayable: boolean, claimed: ReadonlySet<number>,
+): Promise<Map<string, CandidatePayment[]>> {
+  const monthOf = new Map(deaths.map((d) => [d.idNumber, d.death.month]));
+  const out = new Map<string, CandidatePayment[]>();
+  const ids = deaths.map((d) => d.idNumber);
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const rows = await db
+      .selectFrom('payment')
+      .select(['id', 'id_number', 'name', 'scheme', 'item', 'period', 'amount_fen', 'paid_on', 'district_code'])
+      .where('id_number', 'in', ids.slice(i, i + CHUNK))
+      .orderBy('id_number')
+      .orderBy('period')
+      .orderBy('id')
+      .execute();
+    for (const r of rows) {
+      const month = monthOf.get(r.id_number)!;
+      if (deathMonthPayable ? r.period <= month : r.period < month) continue;
+      if (exempt.has(r.item) || claimed.has(Number(r.id))) continue;
+      const row: CandidatePayment = { ...r, id: Number(r.id), amount_fen: Number(r.amount_fen) };
+      const g = out.get(r.id_number);
+      if (g) g.push(row);
+      else out.set(r.id_number, [row]);
+    }
+  }
+  return out;
 }
 
 /**
- * Builds the finding of one person from their candidate payment rows (all for periods after the death
- * month, non-exempt items), or null when nothing nets to a positive amount. Pure.
+ * Builds the finding of one recipient from the verdict of the link stage and their candidate payment rows
+ * (all for periods after the death month, non-exempt items), or null when nothing nets to a positive
+ * amount. Pure.
  */
-export function findingForPerson(rows: readonly Row[]): Finding | null {
-  const groups = new Map<string, { net: number; rows: Row[] }>();
+export function findingForPerson(death: RecipientDeath, rows: readonly CandidatePayment[]): Finding | null {
+  const groups = new Map<string, { net: number; rows: CandidatePayment[] }>();
   for (const r of rows) {
     const key = `${r.scheme}|${r.item}|${r.period}`;
     const g = groups.get(key) ?? { net: 0, rows: [] };
@@ -79,55 +91,13 @@ export function findingForPerson(rows: readonly Row[]): Finding | null {
   const latest = [...positive].sort((a, b) => cmp(a.period, b.period) || cmp(a.paid_on ?? '', b.paid_on ?? '') || a.id - b.id).at(-1)!;
   const periods = [...new Set(counted.map((g) => g.rows[0]!.period))].sort();
   const schemes = [...new Set(counted.map((g) => g.rows[0]!.scheme))].sort();
-  const first = rows[0]!;
-  const reports = JSON.parse(first.sources) as DeathSourceReport[];
-  const id = first.id_number;
-
-  // Comparisons (evidence).
+  const id = death.idNumber;
   const paymentNames = [...new Set(rows.map((r) => r.name))];
-  let nameLevel: NameAgreement = 'none';
-  const nameSources: string[] = [];
-  for (const rep of reports) {
-    if (!rep.name) continue;
-    for (const pn of paymentNames) {
-      const level = compareNames(pn, rep.name);
-      if (rank(level) > rank(nameLevel)) nameLevel = level;
-      if (level !== 'none' && !nameSources.includes(rep.source)) nameSources.push(rep.source);
-    }
-  }
-  const reportedNames = reports.some((r) => r.name);
-  const comparisons: Comparison[] = [
-    { field: 'id_number', level: 'exact', values: [id], sources: ['payments', ...new Set(reports.map((r) => r.source))] },
-    { field: 'name', level: reportedNames ? nameLevel : 'missing', values: [...paymentNames, ...new Set(reports.map((r) => r.name ?? ''))].filter(Boolean), sources: nameSources },
-  ];
-  const contradictions: string[] = [];
-  const idSex = sexFromId(id);
-  const sexes = [...new Set(reports.map((r) => r.sex).filter((s): s is string => !!s))];
-  if (sexes.length) {
-    const ok = sexes.every((s) => s === idSex);
-    comparisons.push({ field: 'sex', level: ok ? 'agree' : 'disagree', values: [idSex ?? '', ...sexes] });
-    if (!ok) contradictions.push('sex in the death record differs from the ID');
-  }
-  const idBirth = birthDateFromId(id);
-  const births = [...new Set(reports.map((r) => r.birth_date).filter((s): s is string => !!s))];
-  if (births.length) {
-    const ok = births.every((b) => b === idBirth);
-    comparisons.push({ field: 'birth_date', level: ok ? 'agree' : 'disagree', values: [idBirth ?? '', ...births] });
-    if (!ok) contradictions.push('birth date in the death record differs from the ID');
-  }
-  const months = [...new Set(reports.map((r) => r.death_date.slice(0, 7)))];
-  comparisons.push({ field: 'death_month', level: first.month_disagreement ? 'disagree' : 'agree', values: reports.map((r) => `${r.source}:${r.death_date}`) });
-  if (first.month_disagreement) contradictions.push(`sources disagree on the month of death (${months.join(', ')})`);
-  if (reportedNames && nameLevel === 'none') contradictions.push('name differs between payments and death record');
-
-  const confidence: Confidence = contradictions.length === 0 && (nameLevel === 'exact' || nameLevel === 'wildcard') ? 'confirmed' : 'review';
-  const name = fullestName(latest.name, [...paymentNames, ...reports.map((r) => r.name)]);
-  const lag = monthsBetween(first.death_month, periods.at(-1)!);
+  const name = fullestName(latest.name, [...paymentNames, ...death.death.reports.map((r) => r.name)]);
+  const lag = monthsBetween(death.death.month, periods.at(-1)!);
   const why =
-    `ID ${'exact'} match; name ${nameLevel}${nameSources.length ? ` (${nameSources.join(', ')})` : ''}; ` +
-    `died ${first.death_date} (${reports.map((r) => r.source).filter((s, i, a) => a.indexOf(s) === i).join(', ')}); ` +
-    `paid for ${periods.length} period(s) after the death month ${first.death_month}: ${periods[0]}..${periods.at(-1)}` +
-    (contradictions.length ? `; REVIEW: ${contradictions.join('; ')}` : '');
+    `${death.why}; paid for ${periods.length} period(s) after the death month ${death.death.month}: ${periods[0]}..${periods.at(-1)}` +
+    (death.confidence === 'confirmed' ? '' : `; ${death.confidence.toUpperCase()}: ${death.reasons.join('; ')}`);
   return {
     detector: 'deceased_payment',
     caseKey: id,
@@ -137,11 +107,13 @@ export function findingForPerson(rows: readonly Row[]): Finding | null {
     schemes,
     periods,
     amountFen,
-    confidence,
+    confidence: death.confidence,
     evidence: {
       why,
-      comparisons,
-      death: { date: first.death_date, month: first.death_month, source: first.death_source, reports },
+      comparisons: death.comparisons,
+      links: death.links,
+      reasons: death.reasons,
+      death: { date: death.death.date, month: death.death.month, source: death.death.source, reports: death.death.reports },
       months_paid_after_death: lag,
       counted: counted.map((g) => ({ scheme: g.rows[0]!.scheme, item: g.rows[0]!.item, period: g.rows[0]!.period, net_fen: g.net, payments: g.rows.map((r) => r.id) })),
     },
@@ -150,22 +122,21 @@ export function findingForPerson(rows: readonly Row[]): Finding | null {
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const rank = (l: NameAgreement): number => (l === 'exact' ? 2 : l === 'wildcard' ? 1 : 0);
 
 export const deceasedPayment: Detector = {
   id: 'deceased_payment',
   title: 'Payments after death',
   async *run(ctx: DetectorContext) {
-    const exempt = ctx.settings.items.filter((i) => i.payable_after_death).map((i) => i.code);
-    const rows = await candidateRows(ctx.db, exempt, ctx.settings.deathMonthPayable);
-    ctx.stats.examined = rows.length;
-    let i = 0;
-    while (i < rows.length) {
-      let j = i;
-      while (j < rows.length && rows[j]!.id_number === rows[i]!.id_number) j++;
-      const f = findingForPerson(rows.slice(i, j));
+    const exempt = new Set(ctx.settings.items.filter((i) => i.payable_after_death).map((i) => i.code));
+    const { deaths, stats } = await linkDeaths(ctx.db);
+    ctx.logger.info({ step: 'link', ...stats }, `linked ${stats.links} death record(s) to ${stats.recipients} recipient(s)`);
+    const payments = await candidatePayments(ctx.db, deaths, exempt, ctx.settings.deathMonthPayable, ctx.claimed);
+    ctx.stats.examined = [...payments.values()].reduce((s, g) => s + g.length, 0);
+    for (const d of deaths) {
+      const rows = payments.get(d.idNumber);
+      if (!rows) continue;
+      const f = findingForPerson(d, rows);
       if (f) yield f;
-      i = j;
     }
   },
 };

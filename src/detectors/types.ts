@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.ts';
 import type { DB } from '../db/schema.ts';
+import type { BenfordBatch } from './benford.ts';
 
 /** Confidence of a match — distinct from the status of a case (DOMAIN.md §5). */
 export type Confidence = 'confirmed' | 'probable' | 'review';
@@ -31,7 +32,10 @@ export interface Evidence {
  */
 export interface Finding {
   detector: string;
-  /** Case key (deceased_payment: the resident ID). */
+  /**
+   * Case key (ARCHITECTURE.md "recovery_case"): deceased_payment and concurrent_pension: the resident ID;
+   * duplicate_payment: `ID|scheme|item|period`; shared_account: the bank account; amount_anomaly: `ID|period`.
+   */
   caseKey: string;
   idNumber: string;
   name: string;
@@ -42,7 +46,11 @@ export interface Finding {
   amountFen: number;
   confidence: Confidence;
   evidence: Evidence;
-  /** The payment rows the amount counts (payment.id). */
+  /**
+   * The payment rows the amount counts (payment.id). One payment, one claim (DOMAIN.md §4): no payment is in
+   * two findings of one run. A finding of amount 0 (a `review` lead: shared_account, amount_anomaly) counts
+   * no payment; the payments it is about are listed in its evidence.
+   */
   paymentIds: number[];
 }
 
@@ -54,13 +62,21 @@ export interface DetectorContext {
   asOf: string;
   settings: Settings;
   logger: Logger;
-  /** Rows examined, reported by the detector for the run record. */
-  stats: { examined: number };
+  /** What the detector reports for the run record: rows examined, and tables that are not cases. */
+  stats: DetectorStats;
   /**
    * Payment ids already counted by a detector that ran earlier in this run (one payment, one claim —
    * DOMAIN.md §4): a detector must not count them again. Detectors run in registry order.
    */
   claimed: ReadonlySet<number>;
+}
+
+/** Per-run figures a detector reports besides its findings (recorded in the run's stats). */
+export interface DetectorStats {
+  /** Payment rows in the detector's scope (what its queries looked at). */
+  examined: number;
+  /** amount_anomaly: the first-digit (Benford) test per batch — a table for the summary, not cases. */
+  benford?: BenfordBatch[];
 }
 
 export interface Detector {

@@ -153,3 +153,112 @@ export function isCalendarDate(y: number, m: number, d: number): boolean {
   const dim = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
   return d <= dim;
 }
+
+/**
+ * Upgrades a legacy 15-digit ID (GB 11643-1989) to 18 characters: "19" inserted before the 2-digit year,
+ * check character appended. DOMAIN.md §3.
+ * @throws RangeError when `id15` is not 15 ASCII digits
+ */
+export function upgradeLegacyId(id15: string): string {
+  if (!/^\d{15}$/.test(id15)) throw new RangeError('upgradeLegacyId needs 15 digits');
+  const first17 = id15.slice(0, 6) + '19' + id15.slice(6);
+  return first17 + checkCharacter(first17);
+}
+
+/**
+ * The legacy 15-digit form of an 18-character ID of someone born in the 1900s (century digits and check
+ * character dropped), or null when the ID has no legacy form. Inverse of {@link upgradeLegacyId}.
+ */
+export function legacyIdOf(id18: string): string | null {
+  if (!/^\d{17}[\dX]$/.test(id18) || id18.slice(6, 8) !== '19') return null;
+  return id18.slice(0, 6) + id18.slice(8, 17);
+}
+
+/**
+ * True when `raw` (as found in an extract) was a legacy 15-digit ID whose upgrade is `id18`
+ * (legacy 15 ↔ 18 agreement, DOMAIN.md §3).
+ */
+export function isLegacyFormOf(raw: string, id18: string): boolean {
+  const c = cleanIdText(raw);
+  return c.length === 15 && /^\d{15}$/.test(c) && upgradeLegacyId(c) === id18;
+}
+
+/** How two normalised 18-character IDs differ: by nothing, one substitution, one adjacent transposition. */
+export type IdEdit =
+  | { kind: 'equal' }
+  /** One character differs, at `position` (0-based). */
+  | { kind: 'substitution'; position: number }
+  /** Characters `position` and `position + 1` are swapped (and differ). */
+  | { kind: 'transposition'; position: number };
+
+/**
+ * The single edit that turns ID `a` into ID `b` — the errors a check character always detects
+ * (GB 11643-1999, ISO 7064 MOD 11-2: any single substitution or adjacent transposition) — or null when the
+ * two differ by more (or are not both 18 characters). Pure.
+ */
+export function idEdit(a: string, b: string): IdEdit | null {
+  if (a.length !== 18 || b.length !== 18) return null;
+  if (a === b) return { kind: 'equal' };
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < 18; i++) {
+    if (a[i] !== b[i]) {
+      if (count === 0) first = i;
+      count++;
+      if (count > 2) return null;
+    }
+  }
+  if (count === 1) return { kind: 'substitution', position: first };
+  if (first < 17 && a[first] === b[first + 1] && a[first + 1] === b[first] && a[first + 1] !== b[first + 1]) {
+    return { kind: 'transposition', position: first };
+  }
+  return null;
+}
+
+/** A valid ID one edit away from a damaged one (see {@link validNeighbours}). */
+export interface IdRepair {
+  id: string;
+  edit: Exclude<IdEdit, { kind: 'equal' }>;
+}
+
+/**
+ * Every VALID 18-character ID one substitution (any of the 18 places, digits 0-9 and X in the last) or one
+ * adjacent transposition away from `id` — the candidate repairs of an ID whose check character fails. At
+ * most 17 × 9 + 10 + 17 strings are examined, each verified by its check character; typically about 16
+ * pass. Ordered by position, then candidate. Pure.
+ *
+ * For a valid `id` the result is empty: MOD 11-2 detects every single substitution and adjacent
+ * transposition, so no valid ID is one edit from another (DOMAIN.md §3).
+ * @param id a normalised 18-character ID (`\d{17}[\dX]`); anything else gives []
+ */
+export function validNeighbours(id: string): IdRepair[] {
+  if (!/^\d{17}[\dX]$/.test(id)) return [];
+  const out: IdRepair[] = [];
+  const body = id.slice(0, 17);
+  // Substitutions in the 17 digits: the check character must then agree.
+  for (let p = 0; p < 17; p++) {
+    for (let d = 0; d <= 9; d++) {
+      const c = String.fromCharCode(48 + d);
+      if (c === body[p]) continue;
+      const cand = body.slice(0, p) + c + body.slice(p + 1);
+      if (checkCharacter(cand) === id[17]) out.push({ id: cand + id[17], edit: { kind: 'substitution', position: p } });
+    }
+  }
+  // Substitution of the check character itself: exactly one candidate.
+  const check = checkCharacter(body);
+  if (check !== id[17]) out.push({ id: body + check, edit: { kind: 'substitution', position: 17 } });
+  // Adjacent transpositions (the last one swaps the check character with the 17th digit).
+  for (let p = 0; p < 17; p++) {
+    const a = id[p]!;
+    const b = id[p + 1]!;
+    if (a === b) continue;
+    const cand = id.slice(0, p) + b + a + id.slice(p + 2);
+    if (/^\d{17}[\dX]$/.test(cand) && isValidIdNumber(cand)) out.push({ id: cand, edit: { kind: 'transposition', position: p } });
+  }
+  return out;
+}
+
+/** Positions (0-based) an edit touches: one for a substitution, two for a transposition, none when equal. */
+export function editPositions(edit: IdEdit): number[] {
+  return edit.kind === 'equal' ? [] : edit.kind === 'substitution' ? [edit.position] : [edit.position, edit.position + 1];
+}

@@ -11,12 +11,19 @@ import type { Store } from '../db/connection.ts';
 import { ingestInbox, type FileReport } from '../ingest/ingest.ts';
 import { rebuildDeathFacts } from '../matching/death-facts.ts';
 import { DETECTORS } from '../detectors/index.ts';
-import type { Detector, Finding } from '../detectors/types.ts';
+import type { Detector, DetectorStats, Finding } from '../detectors/types.ts';
 import { upsertCases, type CaseChanges } from '../cases/upsert.ts';
 import { writeRunReports, type DetectorOutcome, type RunReportFiles } from '../reports/run-reports.ts';
+import { pausePoint } from '../config/test-hooks.ts';
+import type { FileReport as IngestFileReport } from '../ingest/ingest.ts';
 
 /** Exit code of `fundguard run` when another run holds the lock (README "Exit codes"). */
 export const EXIT_LOCKED = 3;
+
+/** The run was stopped by a signal (SIGTERM) between steps; it is recorded as `abandoned`. */
+export class RunStoppedError extends Error {
+  override name = 'RunStoppedError';
+}
 
 /** Another run is running on this database. */
 export class RunLockedError extends Error {
@@ -35,6 +42,10 @@ export interface RunOptions {
   settings: Settings;
   logger: Logger;
   detectors?: readonly Detector[];
+  /** Aborting (SIGTERM) finishes the step in progress (a file, a detector), records the run `abandoned`, and throws RunStoppedError. */
+  signal?: AbortSignal;
+  /** Progress callback for ingest (one call per file). */
+  onFile?: (report: IngestFileReport, index: number, total: number) => void;
 }
 
 export interface RunResult {
@@ -68,14 +79,19 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     return r;
   };
   try {
-    const files = await step('ingest', () => ingestInbox({ store, inbox: opts.inbox, settings, runId, asOf, logger: log }));
+    const stopIfAsked = (): void => {
+      if (opts.signal?.aborted) throw new RunStoppedError(`run ${runId} stopped by a signal after the step in progress was committed`);
+    };
+    const files = await step('ingest', () => ingestInbox({ store, inbox: opts.inbox, settings, runId, asOf, logger: log, signal: opts.signal, onFile: opts.onFile }));
+    stopIfAsked();
     const deathFacts = await step('death_facts', () => rebuildDeathFacts(db));
     const outcomes: DetectorOutcome[] = [];
     const cases: Record<string, CaseChanges> = {};
     const claimed = new Set<number>();
     for (const d of opts.detectors ?? DETECTORS) {
+      stopIfAsked();
       const t = Date.now();
-      const stats = { examined: 0 };
+      const stats: DetectorStats = { examined: 0 };
       try {
         const findings: Finding[] = [];
         for await (const f of d.run({ db, runId, asOf, settings, logger: log.child({ detector: d.id }), stats, claimed })) findings.push(f);
@@ -92,9 +108,10 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
               .execute();
           }
         });
+        pausePoint('detect');
         cases[d.id] = await upsertCases(db, runId, d.id, findings, new Date().toISOString());
         const amountFen = findings.reduce((s, f) => s + f.amountFen, 0);
-        outcomes.push({ id: d.id, title: d.title, status: 'succeeded', examined: stats.examined, findings: findings.length, amountFen, ms: Date.now() - t });
+        outcomes.push({ id: d.id, title: d.title, status: 'succeeded', examined: stats.examined, findings: findings.length, amountFen, ms: Date.now() - t, ...(stats.benford ? { benford: stats.benford } : {}) });
         log.info({ step: 'detect', detector: d.id, examined: stats.examined, findings: findings.length, ms: Date.now() - t, cases: cases[d.id] }, `detector ${d.id} finished`);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
@@ -102,13 +119,20 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
         log.error({ step: 'detect', detector: d.id, err: e }, `detector ${d.id} failed: ${msg}`);
       }
     }
+    stopIfAsked();
     const reports = await step('reports', () => writeRunReports({ db, runId, asOf, startedAt, outDir: opts.outDir, settings, detectors: outcomes }));
     const stats = { files, deathFacts, detectors: outcomes, cases, timings };
     const failed = outcomes.some((o) => o.status === 'failed');
     await db.updateTable('run').set({ status: failed ? 'failed' : 'succeeded', ended_at: new Date().toISOString(), stats: JSON.stringify(stats), error: failed ? 'one or more detectors failed' : null }).where('id', '=', runId).execute();
     return { runId, files, deathFacts, detectors: outcomes, cases, reports };
   } catch (e) {
+    if (e instanceof RunStoppedError) {
+      await db.updateTable('run').set({ status: 'abandoned', ended_at: new Date().toISOString(), error: e.message, stats: JSON.stringify({ timings }) }).where('id', '=', runId).execute();
+      throw e;
+    }
     await db.updateTable('run').set({ status: 'failed', ended_at: new Date().toISOString(), error: e instanceof Error ? e.message : String(e), stats: JSON.stringify({ timings }) }).where('id', '=', runId).execute();
     throw e;
+  } finally {
+    await store.endRun(runId);
   }
 }

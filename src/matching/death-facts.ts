@@ -1,5 +1,6 @@
 /**
- * One death fact per person from all death record sources (DOMAIN.md §2, §4). Each source's records are
+ * One death fact per valid death-record ID from all death record sources (DOMAIN.md §2, §4). The link to
+ * benefit recipients (damaged IDs, names, tiers) is made by link.ts, which uses the same corroboration. Each source's records are
  * kept as they came; the fact takes the date of death from the most authoritative source reporting it
  * (health certificate, then cremation, then public-security record, then any other source by name) and
  * records every source, and whether sources disagree on the month of death.
@@ -39,6 +40,37 @@ export function rankReports(reports: DeathSourceReport[]): DeathSourceReport[] {
   );
 }
 
+/** What the sources of one person's death say together (see {@link corroborate}). */
+export interface Corroboration {
+  /** Date of death `YYYY-MM-DD` from the most authoritative report. */
+  death_date: string;
+  /** Its month, `YYYY-MM`. */
+  death_month: string;
+  /** The source of that report. */
+  source: string;
+  /** Reports most authoritative first ({@link rankReports}). */
+  ranked: DeathSourceReport[];
+  /** True when some report gives another month of death. */
+  month_disagreement: boolean;
+  /** The distinct months reported, most authoritative first. */
+  months: string[];
+}
+
+/**
+ * Corroborates the reports of one person's death (DOMAIN.md §4): the date comes from the most authoritative
+ * source (health certificate, then cremation, then public-security record, then other sources by name);
+ * the others are kept, and a different month in any of them is a disagreement. Pure.
+ * @throws RangeError when `reports` is empty
+ */
+export function corroborate(reports: readonly DeathSourceReport[]): Corroboration {
+  if (reports.length === 0) throw new RangeError('corroborate needs at least one report');
+  const ranked = rankReports([...reports]);
+  const top = ranked[0]!;
+  const month = top.death_date.slice(0, 7);
+  const months = [...new Set(ranked.map((r) => r.death_date.slice(0, 7)))];
+  return { death_date: top.death_date, death_month: month, source: top.source, ranked, month_disagreement: months.length > 1, months };
+}
+
 /**
  * Rebuilds the `death_fact` table from `death_record` (all of it, in one transaction).
  * @returns the number of persons with a death fact
@@ -62,19 +94,18 @@ export async function rebuildDeathFacts(db: Kysely<DB>): Promise<number> {
       group.push({ source: r.source, death_date: r.death_date!, name: r.name, sex: r.sex, birth_date: r.birth_date, file_id: Number(r.file_id), line: r.line });
       j++;
     }
-    const ranked = rankReports(group);
-    const top = ranked[0]!;
-    const month = top.death_date.slice(0, 7);
+    const c = corroborate(group);
+    const ranked = c.ranked;
     facts.push({
       id_number: records[i]!.id_number,
-      death_date: top.death_date,
-      death_month: month,
-      source: top.source,
-      name: ranked.find((r) => r.name && !hasPlaceholder(r.name))?.name ?? top.name,
+      death_date: c.death_date,
+      death_month: c.death_month,
+      source: c.source,
+      name: ranked.find((r) => r.name && !hasPlaceholder(r.name))?.name ?? ranked[0]!.name,
       sex: ranked.find((r) => r.sex)?.sex ?? null,
       birth_date: ranked.find((r) => r.birth_date)?.birth_date ?? null,
       sources: JSON.stringify(ranked),
-      month_disagreement: ranked.some((r) => r.death_date.slice(0, 7) !== month) ? 1 : 0,
+      month_disagreement: c.month_disagreement ? 1 : 0,
     });
     i = j;
   }

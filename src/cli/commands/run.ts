@@ -1,47 +1,98 @@
 /** `fundguard run`: the nightly job once (ingest → match → detect → cases → reports). */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadSettings } from '../../config/settings.ts';
+import cliProgress from 'cli-progress';
+import { loadSettings, type Settings } from '../../config/settings.ts';
 import { isIsoDate, todayIn, formatFen } from '../../calendar/values.ts';
-import { openStore } from '../../db/connection.ts';
-import { createLogger } from '../../log.ts';
-import { runNightly } from '../../jobs/nightly-run.ts';
-import { DEFAULT_DB, UsageError, dbTarget } from '../common.ts';
+import { openStore, type Store } from '../../db/connection.ts';
+import { createLogger, type Logger } from '../../log.ts';
+import { runNightly, type RunResult } from '../../jobs/nightly-run.ts';
+import { DB_HELP, UsageError, dbTarget } from '../common.ts';
+
+/** Options shared by `run` and `schedule`. */
+export interface JobFlags {
+  inbox: string;
+  db?: string;
+  out: string;
+  settings?: string;
+}
+
+/** One-paragraph human summary of a run, for stdout. */
+export function describeRun(r: RunResult, asOf: string): string {
+  const ingested = r.files.filter((f) => f.status === 'ingested');
+  const rejected = r.files.filter((f) => f.status === 'rejected');
+  const rows = ingested.reduce((s, f) => s + f.rowsRead, 0);
+  const rej = ingested.reduce((s, f) => s + f.rowsRejected, 0);
+  const out: string[] = [];
+  out.push(`fundguard run ${r.runId} for ${asOf}: ${ingested.length} new file(s) ingested (${rows} rows read, ${rej} rejected), ${r.files.length - ingested.length - rejected.length} already known, ${rejected.length} rejected whole`);
+  for (const f of rejected) out.push(`  rejected file ${f.path}: ${f.error}`);
+  for (const d of r.detectors) {
+    const c = r.cases[d.id];
+    out.push(`  ${d.id}: ${d.status === 'failed' ? `FAILED (${d.error})` : `${d.findings} finding(s), ${formatFen(d.amountFen)} yuan${c ? `; cases opened ${c.opened}, updated ${c.updated}, unchanged ${c.unchanged}, follow-ups ${c.followUps}` : ''}`}`);
+  }
+  out.push(`reports: ${r.reports.dir}${path.sep} (summary.html, findings.csv, rejects.csv; worklists/ for investigators) — all runs: ${path.join(path.dirname(r.reports.dir), "index.html")}`);
+  return out.join('\n') + '\n';
+}
+
+/**
+ * Runs the job once for `asOf` with a progress bar on a terminal (quiet otherwise).
+ * @throws RunLockedError, RunStoppedError, or the run's failure
+ */
+export async function runOnce(store: Store, flags: JobFlags, settings: Settings, logger: Logger, asOf: string, signal?: AbortSignal): Promise<RunResult> {
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'ingest [{bar}] {value}/{total} files  {file}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : null;
+  let started = false;
+  try {
+    return await runNightly({
+      store, inbox: path.resolve(flags.inbox), outDir: path.resolve(flags.out), asOf, settings, logger, signal,
+      onFile: bar
+        ? (f, i, total) => {
+            if (!started) {
+              bar.start(total, 0, { file: '' });
+              started = true;
+            }
+            bar.update(i, { file: f.path });
+          }
+        : undefined,
+    });
+  } finally {
+    if (started) bar!.stop();
+  }
+}
+
+/** An AbortSignal that fires on SIGTERM / SIGINT (the step in progress finishes, then the run stops). */
+export function stopSignal(logger: Logger): AbortSignal {
+  const ac = new AbortController();
+  const stop = (sig: string) => () => {
+    logger.warn({ signal: sig }, `${sig} received: finishing the step in progress, then stopping`);
+    ac.abort();
+  };
+  process.once('SIGTERM', stop('SIGTERM'));
+  process.once('SIGINT', stop('SIGINT'));
+  return ac.signal;
+}
 
 export function registerRun(program: Command): void {
-program
-  .command('run')
-  .description('ingest new extracts from the inbox, run the detectors, update the cases and write the reports to OUT/<as-of>/')
-  .requiredOption('--inbox <dir>', 'inbox folder with payments/ and deaths/<source>/')
-  .option('--db <path>', `database: SQLite file (default ${DEFAULT_DB}, or FUNDGUARD_DB)`)
-  .option('--out <dir>', 'folder for the run folders', 'out')
-  .option('--as-of <date>', 'business date YYYY-MM-DD (default: today in the settings time zone, Asia/Shanghai)')
-  .option('--settings <file>', 'settings file (default fundguard.settings.json in the working directory when present)')
-  .action(async (o: { inbox: string; db?: string; out: string; asOf?: string; settings?: string }) => {
-    const settings = loadSettings(o.settings);
-    const asOf = o.asOf ?? todayIn(settings.timeZone);
-    if (!isIsoDate(asOf)) throw new UsageError(`--as-of: got "${asOf}", expected a date YYYY-MM-DD`);
-    const logger = createLogger();
-    const store = await openStore(dbTarget(o.db));
-    try {
-      const r = await runNightly({ store, inbox: path.resolve(o.inbox), outDir: path.resolve(o.out), asOf, settings, logger });
-      const ingested = r.files.filter((f) => f.status === 'ingested');
-      const rejected = r.files.filter((f) => f.status === 'rejected');
-      const rows = ingested.reduce((s, f) => s + f.rowsRead, 0);
-      const rej = ingested.reduce((s, f) => s + f.rowsRejected, 0);
-      const out: string[] = [];
-      out.push(`fundguard run ${r.runId} for ${asOf}: ${ingested.length} new file(s) ingested (${rows} rows read, ${rej} rejected), ${r.files.length - ingested.length - rejected.length} already known, ${rejected.length} rejected whole`);
-      for (const f of rejected) out.push(`  rejected file ${f.path}: ${f.error}`);
-      for (const d of r.detectors) {
-        const c = r.cases[d.id];
-        out.push(`  ${d.id}: ${d.status === 'failed' ? `FAILED (${d.error})` : `${d.findings} finding(s), ${formatFen(d.amountFen)} yuan${c ? `; cases opened ${c.opened}, updated ${c.updated}, unchanged ${c.unchanged}, follow-ups ${c.followUps}` : ''}`}`);
+  program
+    .command('run')
+    .description('ingest new extracts from the inbox, run the detectors, update the cases and write the reports to OUT/<as-of>/')
+    .requiredOption('--inbox <dir>', 'inbox folder with payments/ and deaths/<source>/')
+    .option('--db <path>', DB_HELP)
+    .option('--out <dir>', 'folder for the run folders', 'out')
+    .option('--as-of <date>', 'business date YYYY-MM-DD (default: today in the settings time zone, Asia/Shanghai)')
+    .option('--settings <file>', 'settings file (default fundguard.settings.json in the working directory when present)')
+    .action(async (o: JobFlags & { asOf?: string }) => {
+      const settings = loadSettings(o.settings);
+      const asOf = o.asOf ?? todayIn(settings.timeZone);
+      if (!isIsoDate(asOf)) throw new UsageError(`--as-of: got "${asOf}", expected a date YYYY-MM-DD`);
+      const logger = createLogger();
+      const signal = stopSignal(logger);
+      const store = await openStore(dbTarget(o.db));
+      try {
+        const r = await runOnce(store, o, settings, logger, asOf, signal);
+        process.stdout.write(describeRun(r, asOf));
+        if (r.detectors.some((d) => d.status === 'failed')) process.exitCode = 1;
+      } finally {
+        await store.close();
       }
-      out.push(`reports: ${r.reports.dir}${path.sep} (summary.html, findings.csv, rejects.csv)`);
-      process.stdout.write(out.join('\n') + '\n');
-      if (r.detectors.some((d) => d.status === 'failed')) process.exitCode = 1;
-    } finally {
-      await store.close();
-    }
-  });
-
+    });
 }

@@ -1,0 +1,64 @@
+/**
+ * `fundguard schedule`: stays running and runs the job every night (settings `schedule.cron`, default
+ * `0 2 * * *`, in the settings time zone, default Asia/Shanghai), catching up missed business dates on
+ * start, oldest first. SIGTERM finishes the step in progress, records the run `abandoned`, and exits 0.
+ */
+import type { Command } from 'commander';
+import { loadSettings } from '../../config/settings.ts';
+import { openStore } from '../../db/connection.ts';
+import { createLogger } from '../../log.ts';
+import { RunLockedError, RunStoppedError } from '../../jobs/nightly-run.ts';
+import { createNightlyTask, latestDueDate, missedDates, succeededDates } from '../../jobs/schedule.ts';
+import { DB_HELP, dbTarget } from '../common.ts';
+import { describeRun, runOnce, stopSignal, type JobFlags } from './run.ts';
+
+export function registerSchedule(program: Command): void {
+  program
+    .command('schedule')
+    .description('run the job every night (default 02:00 Asia/Shanghai), catching up missed dates on start; SIGTERM stops cleanly')
+    .requiredOption('--inbox <dir>', 'inbox folder with payments/ and deaths/<source>/')
+    .option('--db <path>', DB_HELP)
+    .option('--out <dir>', 'folder for the run folders', 'out')
+    .option('--settings <file>', 'settings file (default fundguard.settings.json in the working directory when present)')
+    .option('--once', 'catch up missed dates, then exit instead of waiting for the next fire time')
+    .action(async (o: JobFlags & { once?: boolean }) => {
+      const settings = loadSettings(o.settings);
+      const logger = createLogger();
+      const signal = stopSignal(logger);
+      const store = await openStore(dbTarget(o.db));
+      let busy: Promise<void> = Promise.resolve();
+      const runDate = async (asOf: string): Promise<void> => {
+        if (signal.aborted) return;
+        const done = await succeededDates(store.db);
+        if (done.has(asOf)) {
+          logger.info({ asOf }, `business date ${asOf} already succeeded; not rerun by the schedule`);
+          return;
+        }
+        try {
+          const r = await runOnce(store, o, settings, logger, asOf, signal);
+          process.stdout.write(describeRun(r, asOf));
+        } catch (e) {
+          if (e instanceof RunStoppedError) return;
+          if (e instanceof RunLockedError) logger.warn({ asOf }, e.message);
+          else logger.error({ asOf, err: e }, `run for ${asOf} failed: ${(e as Error).message}`);
+        }
+      };
+      try {
+        const done = await succeededDates(store.db);
+        const last = [...done].sort().at(-1) ?? null;
+        const due = latestDueDate(settings.schedule.cron, settings.timeZone, new Date());
+        const missed = due ? missedDates(last, due, settings.schedule.catchUpDays, done) : [];
+        if (missed.length) logger.info({ dates: missed }, `catching up ${missed.length} missed business date(s)`);
+        for (const d of missed) await runDate(d);
+        if (o.once || signal.aborted) return;
+        const task = createNightlyTask(settings.schedule.cron, settings.timeZone, (asOf) => (busy = busy.then(() => runDate(asOf))));
+        await task.start();
+        logger.info({ next: task.getNextRun()?.toISOString(), cron: settings.schedule.cron, timeZone: settings.timeZone }, 'schedule started');
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        await task.stop();
+        await busy;
+      } finally {
+        await store.close();
+      }
+    });
+}

@@ -1,0 +1,171 @@
+/**
+ * Detector `duplicate_payment`: the same benefit paid twice (重复发放).
+ *
+ * Rule (DOMAIN.md §4 "Duplicate disbursement"; the duplicates test of audit tools such as CaseWare IDEA
+ * and ACL): two or more payments of the same amount for the same person, scheme, item and period in
+ * different batches. All of them but one are to be recovered.
+ * - The same record (same batch, person, scheme, item and period) seen again in an overlapping extract is
+ *   ONE payment: the store keeps one row per natural key, so copies always come from different batches.
+ * - Back pay (补发) or an adjustment for the same period is a different item: never a duplicate.
+ * - Net of reversals: a reversal of exactly one copy's amount cancels that copy (the latest one); any other
+ *   reversal of the group reduces the amount to recover. Amount = the duplicate copies (all but the
+ *   earliest-paid of each repeated amount) plus those unmatched reversals; a finding when that is > 0.
+ * - One payment, one claim: payments already counted by an earlier detector (`ctx.claimed`, e.g.
+ *   deceased_payment's post-death payments) are left out before anything is counted.
+ *
+ * Parameters: none (`detectors.duplicate_payment` takes no keys).
+ *
+ * Case key: `ID|scheme|item|period` — one case per duplicated (person, scheme, item, period). The finding's
+ * periods and schemes are that one period and scheme; the district is the latest counted copy's.
+ *
+ * Confidence: `probable`, never `confirmed`. Two disbursements of the same amount are in the data, but the
+ * data cannot show whether the bank returned one (a failed deposit re-issued in a later batch looks exactly
+ * like this, and bank returns are a recovery channel of their own — DOMAIN.md §5); an investigator checks the
+ * bank's return file before a notice is sent.
+ *
+ * paymentIds: the duplicate copies and the unmatched reversals; the kept copy and cancelled pairs are not
+ * counted, so a later detector (concurrent_pension) still counts the kept copy once.
+ *
+ * Scale: one GROUP BY over the positive payments (person, scheme, item, period, amount HAVING count ≥ 2)
+ * picks the groups; only their rows are read back.
+ */
+import { formatFen } from '../calendar/values.ts';
+import { fullestName } from '../matching/names.ts';
+import type { Detector, DetectorContext, Finding } from './types.ts';
+import { byteCmp, countPayments, CODE_LABELS, districtOf, labelsOf, latestPayment, paymentOrder, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
+
+/** How one group's payments were counted (pure result of {@link countDuplicates}). */
+export interface DuplicateCount {
+  /** Copies counted as duplicates (amount > 0), earliest first. */
+  copies: PaymentRow[];
+  /** The copy kept as the legitimate payment, per repeated amount. */
+  kept: PaymentRow[];
+  /** Reversals that each cancel one payment of the same amount, with the payment they cancel. */
+  cancelled: { reversal: PaymentRow; payment: PaymentRow }[];
+  /** Other reversals of the group, counted against the duplicates. */
+  unmatched: PaymentRow[];
+  /** Sum of the counted rows (copies and unmatched reversals), fen. */
+  amountFen: number;
+}
+
+/**
+ * Counts the duplicates in the payments of one (person, scheme, item, period) — claimed payments already
+ * removed. Pure. Returns null when nothing is to be recovered.
+ */
+export function countDuplicates(rows: readonly PaymentRow[]): DuplicateCount | null {
+  const ordered = [...rows].sort(paymentOrder);
+  const open = ordered.filter((r) => r.amount_fen > 0);
+  const cancelled: DuplicateCount['cancelled'] = [];
+  const unmatched: PaymentRow[] = [];
+  for (const rev of ordered.filter((r) => r.amount_fen < 0)) {
+    // A reversal of exactly one payment's amount cancels that payment: the latest such copy.
+    let k = -1;
+    for (let i = open.length - 1; i >= 0; i--) if (open[i]!.amount_fen === -rev.amount_fen) { k = i; break; }
+    if (k >= 0) cancelled.push({ reversal: rev, payment: open.splice(k, 1)[0]! });
+    else unmatched.push(rev);
+  }
+  const byAmount = new Map<number, PaymentRow[]>();
+  for (const r of open) pushTo(byAmount, r.amount_fen, r);
+  const kept: PaymentRow[] = [];
+  const copies: PaymentRow[] = [];
+  for (const same of byAmount.values()) {
+    if (same.length < 2) continue;
+    kept.push(same[0]!);
+    copies.push(...same.slice(1));
+  }
+  if (copies.length === 0) return null;
+  copies.sort(paymentOrder);
+  const amountFen = copies.reduce((s, r) => s + r.amount_fen, 0) + unmatched.reduce((s, r) => s + r.amount_fen, 0);
+  if (amountFen <= 0) return null;
+  return { copies, kept, cancelled, unmatched, amountFen };
+}
+
+/** The finding for one group, or null (see {@link countDuplicates}). Pure. */
+export function duplicateFinding(rows: readonly PaymentRow[], labels: Labels = CODE_LABELS): Finding | null {
+  const c = countDuplicates(rows);
+  if (!c) return null;
+  const first = rows[0]!;
+  const counted = [...c.copies, ...c.unmatched];
+  const all = [...rows].sort(paymentOrder);
+  const latest = latestPayment(c.copies);
+  const names = sortedDistinct(rows.map((r) => r.name));
+  const batches = sortedDistinct([...c.kept, ...c.copies].map((r) => r.batch));
+  const amounts = sortedDistinct(c.kept.map((r) => formatFen(r.amount_fen)));
+  const paidTimes = c.kept.length + c.copies.length;
+  const why =
+    `${labels.scheme(first.scheme)} ${labels.item(first.item)} for ${first.period} paid ${paidTimes} times at the same amount (¥${amounts.join(', ¥')}) in ${batches.length} batches ` +
+    `(${batches.join(', ')}); ${c.copies.length} duplicate(s)` +
+    (c.unmatched.length ? `, less ${c.unmatched.length} reversal(s) of ¥${formatFen(-c.unmatched.reduce((s, r) => s + r.amount_fen, 0))}` : '') +
+    (c.cancelled.length ? `; ${c.cancelled.length} copy(ies) already reversed` : '') +
+    `; ¥${formatFen(c.amountFen)} to recover`;
+  const describe = (r: PaymentRow) => ({ payment: r.id, batch: r.batch, amount_fen: r.amount_fen, paid_on: r.paid_on, account: r.account, file: r.file, line: r.line });
+  return {
+    detector: 'duplicate_payment',
+    caseKey: `${first.id_number}|${first.scheme}|${first.item}|${first.period}`,
+    idNumber: first.id_number,
+    name: fullestName(latest.name, names),
+    districtCode: districtOf(c.copies),
+    schemes: [first.scheme],
+    periods: [first.period],
+    amountFen: c.amountFen,
+    confidence: 'probable',
+    evidence: {
+      why,
+      comparisons: [
+        { field: 'key', level: 'exact', values: [first.id_number, first.scheme, first.item, first.period] },
+        { field: 'amount_fen', level: 'exact', values: c.kept.map((r) => String(r.amount_fen)) },
+        { field: 'batch', level: 'differ', values: batches },
+      ],
+      id_valid: first.id_valid === 1,
+      kept: c.kept.map(describe),
+      duplicates: c.copies.map(describe),
+      reversals_counted: c.unmatched.map(describe),
+      reversed_pairs: c.cancelled.map((p) => ({ reversal: describe(p.reversal), payment: describe(p.payment) })),
+      payments_in_group: all.map(describe),
+    },
+    paymentIds: counted.map((r) => r.id).sort((a, b) => a - b),
+  };
+}
+
+export const duplicatePayment: Detector = {
+  id: 'duplicate_payment',
+  title: 'Duplicate payments',
+  async *run(ctx: DetectorContext) {
+    const { db } = ctx;
+    ctx.stats.examined = await countPayments(db);
+    // Groups holding two or more positive payments of one amount (set-based; the heavy lifting).
+    const groups = db
+      .selectFrom('payment')
+      .select(['id_number', 'scheme', 'item', 'period'])
+      .distinct()
+      .where('amount_fen', '>', 0)
+      .groupBy(['id_number', 'scheme', 'item', 'period', 'amount_fen'])
+      .having((eb) => eb.fn.countAll(), '>=', 2);
+    const rows = (
+      await db
+        .selectFrom('payment as p')
+        .innerJoin('source_file as f', 'f.id', 'p.file_id')
+        .innerJoin(groups.as('g'), (j) =>
+          j.onRef('g.id_number', '=', 'p.id_number').onRef('g.scheme', '=', 'p.scheme').onRef('g.item', '=', 'p.item').onRef('g.period', '=', 'p.period'),
+        )
+        .select([...PAYMENT_COLUMNS])
+        .orderBy('p.id_number').orderBy('p.scheme').orderBy('p.item').orderBy('p.period').orderBy('p.id')
+        .execute()
+    )
+      .map(toPaymentRow)
+      .filter((r) => !ctx.claimed.has(r.id));
+    const labels = labelsOf(ctx.settings);
+    const findings: Finding[] = [];
+    let i = 0;
+    while (i < rows.length) {
+      const a = rows[i]!;
+      let j = i;
+      while (j < rows.length && rows[j]!.id_number === a.id_number && rows[j]!.scheme === a.scheme && rows[j]!.item === a.item && rows[j]!.period === a.period) j++;
+      const f = duplicateFinding(rows.slice(i, j), labels);
+      if (f) findings.push(f);
+      i = j;
+    }
+    findings.sort((x, y) => byteCmp(x.caseKey, y.caseKey));
+    yield* findings;
+  },
+};

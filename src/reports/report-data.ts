@@ -1,0 +1,348 @@
+/**
+ * Everything the run folder shows, read once from the store into plain objects (the sinks are pure
+ * renderers of {@link RunData}). Amounts are integer fen, periods `YYYY-MM`, dates `YYYY-MM-DD`; resident
+ * IDs and accounts are in full here — each sink decides what its reader may see (DOMAIN.md §6).
+ */
+import type { Kysely } from 'kysely';
+import type { Settings } from '../config/settings.ts';
+import type { DB, SourceFile } from '../db/schema.ts';
+
+/** Per-detector outcome of a run, as recorded in the run's stats. */
+export interface DetectorOutcome {
+  id: string;
+  title: string;
+  status: 'succeeded' | 'failed';
+  error?: string;
+  examined: number;
+  findings: number;
+  amountFen: number;
+  ms: number;
+  /** First-digit (Benford) test per batch, when the detector ran one (amount_anomaly): a table, not cases. */
+  benford?: BenfordRow[];
+}
+
+/** One batch's first-digit test (the shape src/detectors/benford.ts produces; reports cannot import detectors). */
+export interface BenfordRow {
+  batch: string;
+  n: number;
+  counts: number[];
+  observed: number[];
+  mad: number;
+  conformity: 'close' | 'acceptable' | 'marginal' | 'nonconformity';
+  chiSquare: number;
+  chiSquareRejects: boolean;
+}
+
+/** One payment row a case counts (case_payment → payment); reversals have a negative amount. */
+export interface CountedPayment {
+  scheme: string;
+  item: string;
+  period: string;
+  amountFen: number;
+  account: string | null;
+}
+
+/** A finding of this run with its case. */
+export interface ReportFinding {
+  /** The case the finding feeds (latest case of its detector and key), or null when none exists. */
+  caseId: number | null;
+  caseStatus: string;
+  detector: string;
+  confidence: string;
+  idNumber: string;
+  name: string;
+  districtCode: string;
+  /** Scheme codes joined by `+`. */
+  scheme: string;
+  firstPeriod: string;
+  lastPeriod: string;
+  months: number;
+  amountFen: number;
+  /** Date of death used (deceased_payment), else null. */
+  deathDate: string | null;
+  /** Months from the death month to the last period paid (deceased_payment), else null. */
+  monthsAfterDeath: number | null;
+  why: string;
+  /** Distinct bank accounts of the payments counted, in full. */
+  accounts: string[];
+}
+
+/** A case that is still open (status other than recovered, written_off, false_positive). */
+export interface OpenCase {
+  id: number;
+  detector: string;
+  confidence: string;
+  status: string;
+  idNumber: string;
+  name: string;
+  districtCode: string;
+  scheme: string;
+  firstPeriod: string;
+  lastPeriod: string;
+  months: number;
+  amountFen: number;
+  deathDate: string | null;
+  why: string;
+  /** True when the detector no longer finds the overpayment (amount set to 0 by a later run). */
+  notFound: boolean;
+  accounts: string[];
+  payments: CountedPayment[];
+}
+
+/** A rejected row (or whole file, line null) of a file ingested for this business date. */
+export interface ReportReject {
+  file: string;
+  line: number | null;
+  code: string;
+  reason: string;
+  raw: string;
+}
+
+/** Headline figures of one run (for the trend and the run index). */
+export interface RunHeadline {
+  runId: number;
+  asOf: string;
+  status: string;
+  startedAt: string;
+  endedAt: string | null;
+  findings: number;
+  confirmed: number;
+  amountFen: number;
+  casesOpened: number;
+  filesIngested: number;
+  /** Files refused whole. */
+  filesRejected: number;
+  rowsRejected: number;
+  /** True for the run writing these reports. */
+  current: boolean;
+}
+
+/** Everything the sinks render. */
+export interface RunData {
+  runId: number;
+  asOf: string;
+  startedAt: string;
+  /** Outcome of this run as it will be recorded: `failed` when a detector failed. */
+  status: 'succeeded' | 'failed';
+  settings: Settings;
+  detectors: DetectorOutcome[];
+  /** This run's findings, ordered byte-wise by detector, id_number, first_period. */
+  findings: ReportFinding[];
+  /** All open cases, ordered by district, amount descending, case id. */
+  openCases: OpenCase[];
+  /** Files ingested (or rejected whole) for this business date, by any run with this as-of. */
+  files: SourceFile[];
+  rejects: ReportReject[];
+  /** Latest period with a positive payment, per scheme code, over the whole payment table. */
+  latestPeriodByScheme: ReadonlyMap<string, string>;
+  /** Cases opened (first or follow-up) by this run. */
+  casesOpened: number;
+  /** Every run of this database, oldest first, this one included. */
+  history: RunHeadline[];
+}
+
+/** Statuses that close a case: no work list row, no suspension request (DOMAIN.md §5). */
+export const CLOSED_STATUSES: readonly string[] = ['recovered', 'written_off', 'false_positive'];
+
+/** Input of {@link loadRunData}. */
+export interface RunDataInput {
+  db: Kysely<DB>;
+  runId: number;
+  asOf: string;
+  startedAt: string;
+  settings: Settings;
+  detectors: DetectorOutcome[];
+}
+
+/** Byte-wise comparison of UTF-8 strings (collation- and engine-independent ordering). */
+export const byteCmp = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+interface EvidenceShape {
+  why?: string;
+  death?: { date?: string };
+  months_paid_after_death?: number;
+}
+
+function parseEvidence(json: string): EvidenceShape {
+  try {
+    const e = JSON.parse(json) as unknown;
+    return e && typeof e === 'object' ? (e as EvidenceShape) : {};
+  } catch {
+    return { why: json };
+  }
+}
+
+async function inChunks<T, R>(items: readonly T[], size: number, fn: (chunk: T[]) => Promise<R[]>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await fn(items.slice(i, i + size))));
+  return out;
+}
+
+/**
+ * Reads the data of the run folder.
+ * @throws Error from the database
+ */
+export async function loadRunData(input: RunDataInput): Promise<RunData> {
+  const { db, runId, asOf } = input;
+  const status: RunData['status'] = input.detectors.some((d) => d.status === 'failed') ? 'failed' : 'succeeded';
+
+  // Every case's key and status (light), then the open cases in full (evidence can be large).
+  const keys = await db.selectFrom('recovery_case').select(['id', 'detector', 'case_key', 'follow_up_seq', 'status']).execute();
+  const latestCase = new Map<string, (typeof keys)[number]>();
+  for (const c of keys.sort((a, b) => a.follow_up_seq - b.follow_up_seq || Number(a.id) - Number(b.id))) latestCase.set(`${c.detector}|${c.case_key}`, c);
+  const open = await db.selectFrom('recovery_case').selectAll().where('status', 'not in', [...CLOSED_STATUSES]).orderBy('id').execute();
+
+  const findingRows = await db.selectFrom('finding').selectAll().where('run_id', '=', runId).execute();
+  const caseIds = new Set<number>(open.map((c) => Number(c.id)));
+  for (const f of findingRows) {
+    const c = latestCase.get(`${f.detector}|${f.case_key}`);
+    if (c) caseIds.add(Number(c.id));
+  }
+  const paymentRows = await inChunks([...caseIds], 500, (chunk) =>
+    db
+      .selectFrom('case_payment as cp')
+      .innerJoin('payment as p', 'p.id', 'cp.payment_id')
+      .select(['cp.case_id', 'p.id', 'p.scheme', 'p.item', 'p.period', 'p.amount_fen', 'p.account'])
+      .where('cp.case_id', 'in', chunk)
+      .execute(),
+  );
+  paymentRows.sort((a, b) => Number(a.case_id) - Number(b.case_id) || Number(a.id) - Number(b.id));
+  const paymentsByCase = new Map<number, CountedPayment[]>();
+  for (const p of paymentRows) {
+    const list = paymentsByCase.get(Number(p.case_id)) ?? [];
+    list.push({ scheme: p.scheme, item: p.item, period: p.period, amountFen: Number(p.amount_fen), account: p.account && p.account.trim() !== '' ? p.account.trim() : null });
+    paymentsByCase.set(Number(p.case_id), list);
+  }
+  const accountsOf = (caseId: number | null): string[] =>
+    caseId === null ? [] : [...new Set((paymentsByCase.get(caseId) ?? []).map((p) => p.account).filter((a): a is string => a !== null))];
+
+  const findings: ReportFinding[] = findingRows
+    .map((f) => {
+      const c = latestCase.get(`${f.detector}|${f.case_key}`);
+      const ev = parseEvidence(f.evidence);
+      const caseId = c ? Number(c.id) : null;
+      return {
+        caseId, caseStatus: c?.status ?? 'new', detector: f.detector, confidence: f.confidence, idNumber: f.id_number, name: f.name,
+        districtCode: f.district_code, scheme: f.scheme, firstPeriod: f.first_period, lastPeriod: f.last_period, months: Number(f.months),
+        amountFen: Number(f.amount_fen), deathDate: ev.death?.date ?? null, monthsAfterDeath: ev.months_paid_after_death ?? null,
+        why: ev.why ?? '', accounts: accountsOf(caseId),
+      };
+    })
+    .sort((a, b) => byteCmp(a.detector, b.detector) || byteCmp(a.idNumber, b.idNumber) || byteCmp(a.firstPeriod, b.firstPeriod));
+
+  const openCases: OpenCase[] = open
+    .map((c) => {
+      const ev = parseEvidence(c.evidence);
+      const id = Number(c.id);
+      return {
+        id, detector: c.detector, confidence: c.confidence, status: c.status, idNumber: c.id_number, name: c.name, districtCode: c.district_code,
+        scheme: c.scheme, firstPeriod: c.first_period, lastPeriod: c.last_period, months: Number(c.months), amountFen: Number(c.amount_fen),
+        deathDate: ev.death?.date ?? null, why: ev.why ?? '', notFound: Number(c.amount_fen) === 0 && Number(c.months) === 0,
+        accounts: accountsOf(id), payments: paymentsByCase.get(id) ?? [],
+      };
+    })
+    .sort((a, b) => byteCmp(a.districtCode, b.districtCode) || b.amountFen - a.amountFen || a.id - b.id);
+
+  // Files ingested for this business date (any run with this as-of), and their rejects.
+  const runs = await db.selectFrom('run').selectAll().orderBy('id').execute();
+  const runIds = runs.filter((r) => r.as_of === asOf).map((r) => Number(r.id));
+  if (!runIds.includes(runId)) runIds.push(runId);
+  const files = await db.selectFrom('source_file').selectAll().where('run_id', 'in', runIds).orderBy('id').execute();
+  const pathById = new Map(files.map((f) => [Number(f.id), f.path]));
+  const rejectRows = await inChunks(files.map((f) => Number(f.id)), 500, (chunk) =>
+    db.selectFrom('reject').selectAll().where('file_id', 'in', chunk).execute(),
+  );
+  rejectRows.sort((a, b) => Number(a.file_id) - Number(b.file_id) || a.line - b.line || Number(a.id) - Number(b.id));
+  const rejects: ReportReject[] = [
+    ...files.filter((f) => f.status === 'rejected').map((f) => ({ file: f.path, line: null, code: f.error_code ?? 'FILE_REJECTED', reason: f.error ?? '', raw: '' })),
+    ...rejectRows.map((r) => ({ file: pathById.get(Number(r.file_id)) ?? '', line: r.line, code: r.code, reason: r.reason, raw: r.raw })),
+  ];
+
+  const latest = await db
+    .selectFrom('payment')
+    .select(['scheme', (eb) => eb.fn.max('period').as('period')])
+    .where('amount_fen', '>', 0)
+    .groupBy('scheme')
+    .execute();
+  const latestPeriodByScheme = new Map(latest.filter((r) => r.period !== null).map((r) => [r.scheme, String(r.period)]));
+
+  const history = await loadHistory(db, runs, runId, status, findings);
+  const casesOpened = history.find((h) => h.current)!.casesOpened;
+
+  return {
+    runId, asOf, startedAt: input.startedAt, status, settings: input.settings, detectors: input.detectors,
+    findings, openCases, files, rejects, latestPeriodByScheme, casesOpened, history,
+  };
+}
+
+async function loadHistory(
+  db: Kysely<DB>,
+  runs: { id: number; as_of: string; status: string; started_at: string; ended_at: string | null }[],
+  runId: number,
+  status: string,
+  findings: readonly ReportFinding[],
+): Promise<RunHeadline[]> {
+  const byRun = await db
+    .selectFrom('finding')
+    .select(['run_id', 'confidence', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.sum<number>('amount_fen').as('fen')])
+    .groupBy(['run_id', 'confidence'])
+    .execute();
+  const opened = await db
+    .selectFrom('case_event')
+    .select(['run_id', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('kind', '=', 'opened')
+    .groupBy('run_id')
+    .execute();
+  const filesByRun = await db
+    .selectFrom('source_file')
+    .select(['run_id', 'status', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.sum<number>('rows_rejected').as('rejected')])
+    .groupBy(['run_id', 'status'])
+    .execute();
+  const head = new Map<number, RunHeadline>();
+  for (const r of runs) {
+    const id = Number(r.id);
+    head.set(id, {
+      runId: id, asOf: r.as_of, status: id === runId ? status : r.status, startedAt: r.started_at, endedAt: r.ended_at,
+      findings: 0, confirmed: 0, amountFen: 0, casesOpened: 0, filesIngested: 0, filesRejected: 0, rowsRejected: 0, current: id === runId,
+    });
+  }
+  for (const f of byRun) {
+    const h = head.get(Number(f.run_id));
+    if (!h || h.current) continue;
+    h.findings += Number(f.n);
+    h.amountFen += Number(f.fen ?? 0);
+    if (f.confidence === 'confirmed') h.confirmed += Number(f.n);
+  }
+  const cur = head.get(runId);
+  if (cur) {
+    cur.findings = findings.length;
+    cur.confirmed = findings.filter((f) => f.confidence === 'confirmed').length;
+    cur.amountFen = findings.reduce((s, f) => s + f.amountFen, 0);
+  }
+  for (const o of opened) {
+    const h = o.run_id === null ? undefined : head.get(Number(o.run_id));
+    if (h) h.casesOpened = Number(o.n);
+  }
+  for (const f of filesByRun) {
+    const h = head.get(Number(f.run_id));
+    if (!h) continue;
+    if (f.status === 'ingested') h.filesIngested += Number(f.n);
+    else if (f.status === 'rejected') h.filesRejected += Number(f.n);
+    h.rowsRejected += Number(f.rejected ?? 0);
+  }
+  return [...head.values()].sort((a, b) => a.runId - b.runId);
+}
+
+/**
+ * The trend across runs: per business date, the latest run that succeeded (or this run), ordered by date.
+ * Failed and abandoned runs are left out (their findings may be partial).
+ */
+export function trendPoints(history: readonly RunHeadline[]): RunHeadline[] {
+  const byDate = new Map<string, RunHeadline>();
+  for (const h of history) {
+    if (!h.current && h.status !== 'succeeded') continue;
+    const prev = byDate.get(h.asOf);
+    if (!prev || (!prev.current && (h.current || h.runId > prev.runId))) byDate.set(h.asOf, h);
+  }
+  return [...byDate.values()].sort((a, b) => byteCmp(a.asOf, b.asOf));
+}

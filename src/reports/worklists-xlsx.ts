@@ -1,0 +1,203 @@
+/**
+ * `worklists/<district_code>.xlsx` — one work list per district for investigators (full IDs and accounts),
+ * in the format the feedback import reads back (WORKLIST-FORMAT.md, shared contract — change both sides
+ * together). First worksheet `工作清单`: header in row 1 (frozen, with filters), one row per open case of
+ * the district ordered by amount descending then case id; columns A–N written by fundguard, O–S filled in by
+ * the investigator (drop-down lists and a decimal check). A second worksheet `说明` explains the columns and
+ * the outcome → status mapping.
+ *
+ * Cell types: case_id, months and amounts are numbers (amounts in yuan, format `0.00`, negative stays
+ * negative); the resident ID and accounts are TEXT cells (format `@`), so a spreadsheet never turns them into
+ * 3.60102E+17. Every text cell is a string cell, never a formula, whatever it starts with (`=HYPERLINK(...)`
+ * stays text). Characters XML cannot carry (C0 controls) are replaced with U+FFFD.
+ *
+ * Districts without open cases get no file; a work list left from an earlier run of the same date for such a
+ * district is removed, so the folder always matches the cases.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import ExcelJS from 'exceljs';
+import { writeFileAtomic } from './files.ts';
+import { byteCmp, type OpenCase } from './report-data.ts';
+import type { ReportSink } from './sink.ts';
+
+/** Name of the first worksheet (read by the feedback import). */
+export const WORKLIST_SHEET = '工作清单';
+
+/** Headers A–S, in order (WORKLIST-FORMAT.md). */
+export const WORKLIST_HEADER = [
+  'case_id', '检测类型 detector', '可信度 confidence', '状态 status', '公民身份号码', '姓名', '险种', '起始期', '截止期', '月数',
+  '金额（元）', '银行账号', '死亡日期', '依据 evidence', '核查结果', '追回金额（元）', '追回渠道', '追回日期', '备注',
+] as const;
+
+/** 核查结果 (column O) → case status (WORKLIST-FORMAT.md). */
+export const WORKLIST_OUTCOMES: readonly (readonly [label: string, status: string])[] = [
+  ['核查中', 'under_review'],
+  ['核实属实', 'verified'],
+  ['误报（非本人或未死亡）', 'false_positive'],
+  ['已暂停发放', 'suspended'],
+  ['已发追回通知', 'notice_sent'],
+  ['已签还款计划', 'repayment_plan'],
+  ['已全额追回', 'recovered'],
+  ['移送稽核/司法', 'escalated'],
+  ['核销', 'written_off'],
+];
+
+/** 追回渠道 (column Q) → ledger channel (WORKLIST-FORMAT.md). */
+export const WORKLIST_CHANNELS: readonly (readonly [label: string, channel: string])[] = [
+  ['银行退回', 'bank_return'],
+  ['继承人退还', 'heir_repayment'],
+  ['抵扣', 'offset'],
+];
+
+const WIDTHS = [9, 18, 12, 14, 21, 12, 9, 10, 10, 7, 14, 24, 12, 60, 22, 15, 13, 13, 30];
+/** 1-based column numbers. */
+const COL = { id: 5, account: 12, amount: 11, evidence: 14, outcome: 15, repaid: 16, channel: 17, date: 18, note: 19 } as const;
+
+// Characters not allowed in XML 1.0 (C0 controls other than tab, LF, CR; lone surrogates are left to the encoder).
+const XML_INVALID = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
+const text = (s: string): string => s.replace(XML_INVALID, '\ufffd');
+
+/**
+ * File name stem of a district's work list: the district code when it is plain (letters and digits), else
+ * `district-<hash>` (a code is data and must not steer the path).
+ */
+export function worklistStem(districtCode: string): string {
+  return /^[0-9A-Za-z]{1,32}$/.test(districtCode) ? districtCode : `district-${crypto.createHash('sha256').update(districtCode).digest('hex').slice(0, 12)}`;
+}
+
+/** The evidence cell: the case's "why" line, flagged when the detector no longer finds the overpayment. */
+function evidenceText(c: OpenCase): string {
+  return c.notFound ? `不再检出（已冲正或更正，金额为 0）— ${c.why}` : c.why;
+}
+
+/** The values of columns A–N of one case (O–S are left empty for the investigator). */
+export function worklistRow(c: OpenCase): (string | number)[] {
+  return [
+    c.id, c.detector, c.confidence, c.status, c.idNumber, c.name, c.scheme, c.firstPeriod, c.lastPeriod, c.months,
+    c.amountFen / 100, c.accounts.join(';'), c.deathDate ?? '', evidenceText(c),
+  ].map((v) => (typeof v === 'string' ? text(v) : v));
+}
+
+/** Facts printed on the `说明` sheet. */
+export interface WorklistInfo {
+  districtCode: string;
+  districtName: string;
+  asOf: string;
+  runId: number;
+}
+
+/**
+ * Builds one district's workbook. Cases are written in the order given (the caller sorts them).
+ * @returns the workbook (not yet written)
+ */
+export function buildWorklist(cases: readonly OpenCase[], info: WorklistInfo, created: Date): ExcelJS.Workbook {
+  const wb = new ExcelJS.Workbook();
+  wb.creator = 'fundguard';
+  wb.created = created;
+  wb.modified = created;
+  const ws = wb.addWorksheet(WORKLIST_SHEET, {
+    views: [{ state: 'frozen', xSplit: 1, ySplit: 1, activeCell: 'B2' }],
+    pageSetup: { orientation: 'landscape', paperSize: 9, fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '1:1' },
+  });
+  ws.columns = WORKLIST_HEADER.map((h, i) => ({ header: h, key: `c${i + 1}`, width: WIDTHS[i] }));
+  const header = ws.getRow(1);
+  header.font = { bold: true };
+  header.alignment = { vertical: 'middle', wrapText: true };
+  header.height = 30;
+  header.eachCell((cell, col) => {
+    cell.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: col >= COL.outcome ? 'FFFFF2CC' : 'FFE7E6E6' } };
+    cell.border = { bottom: { style: 'thin', color: { argb: 'FF999999' } } };
+  });
+  for (const c of cases) ws.addRow(worklistRow(c));
+  const last = cases.length + 1;
+  for (let r = 2; r <= last; r++) {
+    const row = ws.getRow(r);
+    row.alignment = { vertical: 'top' };
+    row.getCell(COL.id).numFmt = '@';
+    row.getCell(COL.account).numFmt = '@';
+    row.getCell(COL.amount).numFmt = '0.00';
+    row.getCell(COL.evidence).alignment = { vertical: 'top', wrapText: true };
+    row.getCell(COL.repaid).numFmt = '0.00';
+    row.getCell(COL.date).numFmt = '@';
+    row.getCell(COL.note).alignment = { vertical: 'top', wrapText: true };
+  }
+  ws.autoFilter = { from: { row: 1, column: 1 }, to: { row: last, column: WORKLIST_HEADER.length } };
+  const list = (items: readonly (readonly [string, string])[]) => `"${items.map(([label]) => label).join(',')}"`;
+  const validations: [number, ExcelJS.DataValidation][] = [
+    [COL.outcome, {
+      type: 'list', allowBlank: true, formulae: [list(WORKLIST_OUTCOMES)], showErrorMessage: true, errorStyle: 'stop',
+      errorTitle: '核查结果', error: '请从下拉列表中选择核查结果', showInputMessage: true, promptTitle: '核查结果', prompt: '从列表选择；误报与核销需审批人',
+    }],
+    [COL.repaid, {
+      type: 'decimal', operator: 'greaterThanOrEqual', allowBlank: true, formulae: [0.01], showErrorMessage: true, errorStyle: 'stop',
+      errorTitle: '追回金额', error: '本次追回金额（元），不小于 0.01', showInputMessage: true, promptTitle: '追回金额（元）', prompt: '本次还款金额，单位元，两位小数',
+    }],
+    [COL.channel, {
+      type: 'list', allowBlank: true, formulae: [list(WORKLIST_CHANNELS)], showErrorMessage: true, errorStyle: 'stop',
+      errorTitle: '追回渠道', error: '请从下拉列表中选择追回渠道',
+    }],
+    [COL.date, {
+      type: 'textLength', operator: 'equal', allowBlank: true, formulae: [10], showErrorMessage: true, errorStyle: 'warning',
+      errorTitle: '追回日期', error: '日期格式 YYYY-MM-DD，例如 2025-12-31', showInputMessage: true, promptTitle: '追回日期', prompt: 'YYYY-MM-DD',
+    }],
+  ];
+  // One shared object per column: exceljs merges equal per-cell validations into one range when writing.
+  for (let r = 2; r <= last; r++) for (const [col, v] of validations) ws.getCell(r, col).dataValidation = v;
+
+  const help = wb.addWorksheet('说明');
+  help.columns = [{ width: 26 }, { width: 70 }];
+  const total = cases.reduce((s, c) => s + c.amountFen, 0);
+  const lines: [string, string][] = [
+    ['区县', `${info.districtCode} ${info.districtName}`.trim()],
+    ['业务日期', info.asOf],
+    ['运行编号', String(info.runId)],
+    ['未结案件数', String(cases.length)],
+    ['金额合计（元）', (total / 100).toFixed(2)],
+    ['', ''],
+    ['填写说明', '在“工作清单”的 O–S 列填写核查结果；A–N 列由系统生成，请勿修改（导入时按 case_id 对应案件）。O–S 全空的行不导入。'],
+    ['追回金额（元）', '本次还款的金额（元），多次还款请分次导入。'],
+    ['追回日期', 'YYYY-MM-DD'],
+    ['备注', '填写理由，作为案件事件的原因记录。'],
+    ['', ''],
+    ['核查结果', '案件状态'],
+    ...WORKLIST_OUTCOMES.map(([l, s]) => [l, s] as [string, string]),
+    ['', ''],
+    ['追回渠道', '台账渠道'],
+    ...WORKLIST_CHANNELS.map(([l, s]) => [l, s] as [string, string]),
+  ];
+  for (const [a, b] of lines) help.addRow([text(a), text(b)]);
+  help.getColumn(2).alignment = { wrapText: true, vertical: 'top' };
+  for (const r of [1, 7, 12, 13 + WORKLIST_OUTCOMES.length + 1]) help.getRow(r).font = { bold: true };
+  return wb;
+}
+
+export const worklistsXlsx: ReportSink = {
+  id: 'worklists-xlsx',
+  audience: 'investigators',
+  async write(data, { runDir }) {
+    const dir = path.join(runDir, 'worklists');
+    fs.mkdirSync(dir, { recursive: true });
+    const byDistrict = new Map<string, OpenCase[]>();
+    for (const c of data.openCases) {
+      const list = byDistrict.get(c.districtCode) ?? [];
+      list.push(c);
+      byDistrict.set(c.districtCode, list);
+    }
+    const written: string[] = [];
+    const created = new Date(data.startedAt);
+    for (const code of [...byDistrict.keys()].sort(byteCmp)) {
+      const cases = byDistrict.get(code)!.sort((a, b) => b.amountFen - a.amountFen || a.id - b.id);
+      const wb = buildWorklist(cases, { districtCode: code, districtName: data.settings.districts[code] ?? '', asOf: data.asOf, runId: data.runId }, created);
+      const file = path.join(dir, `${worklistStem(code)}.xlsx`);
+      writeFileAtomic(file, new Uint8Array(await wb.xlsx.writeBuffer()));
+      written.push(file);
+    }
+    const keep = new Set(written.map((f) => path.basename(f)));
+    for (const name of fs.readdirSync(dir)) {
+      if (name.endsWith('.xlsx') && !keep.has(name)) fs.rmSync(path.join(dir, name), { force: true });
+    }
+    return written;
+  },
+};

@@ -1,0 +1,48 @@
+/**
+ * Through the CLI, as the bureau runs it (issue 2): results do not depend on the machine's time zone, and a
+ * second run on the same inbox is a no-op.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from './helpers/engines.ts';
+import { cli, csvRecords, generate } from './helpers/pipeline.ts';
+import type { GenerateResult } from '../sample-data/lib/generator.ts';
+
+describe('time zone independence (CLI)', () => {
+  let t: TestDb;
+  let gen: GenerateResult;
+  beforeAll(async () => {
+    t = await createTestDb('sqlite');
+    gen = await generate(t.dir, 300, 14, 99);
+  });
+  afterAll(async () => t?.cleanup());
+
+  it('gives byte-identical exports and findings under Asia/Shanghai and America/New_York', () => {
+    const outputs = ['Asia/Shanghai', 'America/New_York'].map((tz) => {
+      const db = path.join(t.dir, `${tz.replace('/', '_')}.db`);
+      const out = path.join(t.dir, `out-${tz.replace('/', '_')}`);
+      const run = cli(['run', '--inbox', gen.inboxDir, '--db', db, '--out', out, '--as-of', '2025-06-30'], { TZ: tz });
+      expect(run.status, run.stderr).toBe(0);
+      const exp = path.join(t.dir, `cases-${tz.replace('/', '_')}.csv`);
+      const ex = cli(['cases', 'export', '--db', db, '--format', 'csv', '--out', exp], { TZ: tz });
+      expect(ex.status, ex.stderr).toBe(0);
+      return [fs.readFileSync(exp, 'utf8'), fs.readFileSync(path.join(out, '2025-06-30', 'findings.csv'), 'utf8')];
+    });
+    expect(csvRecords(outputs[0]![0]!).length).toBeGreaterThan(0);
+    expect(outputs[1]).toEqual(outputs[0]);
+  });
+
+  it('runs twice from the CLI: the second exits 0 and changes nothing', () => {
+    const db = path.join(t.dir, 'twice.db');
+    const args = ['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, 'o2'), '--as-of', '2025-06-30'];
+    expect(cli(args).status).toBe(0);
+    const a = cli(['cases', 'export', '--db', db, '--out', path.join(t.dir, 'a.csv')]);
+    const second = cli(args);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toMatch(/0 new file\(s\) ingested/);
+    const b = cli(['cases', 'export', '--db', db, '--out', path.join(t.dir, 'b.csv')]);
+    expect([a.status, b.status]).toEqual([0, 0]);
+    expect(fs.readFileSync(path.join(t.dir, 'b.csv'), 'utf8')).toBe(fs.readFileSync(path.join(t.dir, 'a.csv'), 'utf8'));
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * Test harness for "every test that touches the database runs on both engines" (kysely's own suite loops
+ * over dialects the same way). `npm test` runs the database tests on SQLite; `npm run test:integration`
+ * runs the same files on PostgreSQL (FUNDGUARD_TEST_ENGINES=postgres), each test in a throwaway database it
+ * creates and drops.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import pg from 'pg';
+import { openStore, type Engine, type Store } from '../../src/db/connection.ts';
+
+/** Engines to run database tests on: `FUNDGUARD_TEST_ENGINES` (comma-separated), default `sqlite`. */
+export const ENGINES: Engine[] = (process.env.FUNDGUARD_TEST_ENGINES ?? 'sqlite').split(',').map((s) => s.trim()).filter(Boolean) as Engine[];
+
+/** Admin URL used to create and drop throwaway PostgreSQL databases. */
+export const PG_ADMIN_URL = process.env.FUNDGUARD_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
+
+/** A fresh, empty database target of the engine: a temp SQLite file or a new PostgreSQL database. */
+export interface TestDb {
+  engine: Engine;
+  /** What to pass as `--db` / to openStore. */
+  target: string;
+  /** A temp folder for the test's other files (inbox, out). */
+  dir: string;
+  open(): Promise<Store>;
+  /** Drops the database and removes the temp folder. */
+  cleanup(): Promise<void>;
+}
+
+export async function createTestDb(engine: Engine): Promise<TestDb> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fg-${engine}-`));
+  if (engine === 'sqlite') {
+    const target = path.join(dir, 'fundguard.db');
+    return { engine, target, dir, open: () => openStore(target), cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+  }
+  const name = `fg_test_${process.pid}_${crypto.randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(PG_ADMIN_URL);
+  u.pathname = '/' + name;
+  const target = u.toString();
+  return {
+    engine,
+    target,
+    dir,
+    open: () => openStore(target),
+    async cleanup() {
+      const a = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.end();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

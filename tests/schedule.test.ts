@@ -1,0 +1,110 @@
+/**
+ * The nightly schedule (issue 7): 02:00 Asia/Shanghai whatever the machine's zone, catch-up of missed
+ * business dates oldest first, no rerun of a succeeded date, SIGTERM stops cleanly with exit 0.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addDays, createNightlyTask, latestDueDate, missedDates } from '../src/jobs/schedule.ts';
+import { createTestDb, type TestDb } from './helpers/engines.ts';
+import { cli, cliUntil, generate } from './helpers/pipeline.ts';
+import type { GenerateResult } from '../sample-data/lib/generator.ts';
+
+describe('schedule arithmetic', () => {
+  it('fires next at 02:00 Asia/Shanghai on a machine running in UTC', () => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'UTC';
+    try {
+      expect(new Date(Date.UTC(2024, 0, 1)).getTimezoneOffset()).toBe(0);
+      const task = createNightlyTask('0 2 * * *', 'Asia/Shanghai', async () => {});
+      const next = task.getNextRuns(2);
+      void task.destroy();
+      const shanghai = (d: Date) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(d);
+      expect(next.map(shanghai)).toEqual(['02:00', '02:00']);
+      expect(next.map((d) => d.getUTCHours())).toEqual([18, 18]);
+      expect(next[1]!.getTime() - next[0]!.getTime()).toBe(86_400_000);
+      expect(next[0]!.getTime()).toBeGreaterThan(Date.now());
+      expect(next[0]!.getTime() - Date.now()).toBeLessThanOrEqual(86_400_000);
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+
+  it.each([
+    ['2026-11-29T17:59:00Z', '2026-11-29'],
+    ['2026-11-29T18:00:00Z', '2026-11-30'],
+    ['2026-11-30T03:00:00Z', '2026-11-30'],
+  ])('at %s the latest due business date is %s', (now, date) => {
+    expect(latestDueDate('0 2 * * *', 'Asia/Shanghai', new Date(now))).toBe(date);
+  });
+
+  it.each([
+    [null, '2026-11-30', 7, [], ['2026-11-30']],
+    ['2026-11-26', '2026-11-30', 7, [], ['2026-11-27', '2026-11-28', '2026-11-29', '2026-11-30']],
+    ['2026-11-26', '2026-11-30', 2, [], ['2026-11-29', '2026-11-30']],
+    ['2026-11-30', '2026-11-30', 7, [], []],
+    ['2026-11-26', '2026-11-30', 7, ['2026-11-28'], ['2026-11-27', '2026-11-29', '2026-11-30']],
+    ['2024-02-27', '2024-03-01', 7, [], ['2024-02-28', '2024-02-29', '2024-03-01']],
+  ] as const)('after %s with %s due (max %d, done %j) catches up %j', (last, due, max, done, want) => {
+    expect(missedDates(last, due, max, new Set(done))).toEqual(want);
+  });
+
+  it('adds days across month and year ends', () => {
+    expect([addDays('2024-12-31', 1), addDays('2024-03-01', -1), addDays('2023-03-01', -1)]).toEqual(['2025-01-01', '2024-02-29', '2023-02-28']);
+  });
+});
+
+describe('fundguard schedule and SIGTERM (CLI, SQLite)', () => {
+  let t: TestDb;
+  let gen: GenerateResult;
+  beforeAll(async () => {
+    t = await createTestDb('sqlite');
+    gen = await generate(t.dir, 200, 12, 31);
+  });
+  afterAll(async () => t?.cleanup());
+  const runs = () => cli(['status', '--db', t.target, '--limit', '50']).stdout.trim().split('\n').map((l) => l.split('\t')).reverse();
+
+  it('catches up missed business dates oldest first and never reruns a succeeded date', () => {
+    const due = latestDueDate('0 2 * * *', 'Asia/Shanghai', new Date())!;
+    const lastDone = addDays(due, -3);
+    const first = cli(['run', '--inbox', gen.inboxDir, '--db', t.target, '--out', path.join(t.dir, 'out'), '--as-of', lastDone]);
+    expect(first.status, first.stderr).toBe(0);
+    const s = cli(['schedule', '--once', '--inbox', gen.inboxDir, '--db', t.target, '--out', path.join(t.dir, 'out')]);
+    expect(s.status, s.stderr).toBe(0);
+    expect(runs().map((r) => [r[1], r[2]])).toEqual([
+      [lastDone, 'succeeded'], [addDays(due, -2), 'succeeded'], [addDays(due, -1), 'succeeded'], [due, 'succeeded'],
+    ]);
+    const again = cli(['schedule', '--once', '--inbox', gen.inboxDir, '--db', t.target, '--out', path.join(t.dir, 'out')]);
+    expect(again.status).toBe(0);
+    expect(runs()).toHaveLength(4);
+    expect(fs.existsSync(path.join(t.dir, 'out', due, 'summary.html'))).toBe(true);
+  });
+
+  it('SIGTERM finishes the step in progress, records the run abandoned and exits 0', async () => {
+    const db = path.join(t.dir, 'term.db');
+    const p = cliUntil(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, 'o2'), '--as-of', '2025-01-31'], 'PAUSED ingest', {
+      FUNDGUARD_TEST_PAUSE_AT: 'ingest', FUNDGUARD_TEST_PAUSE_MS: '1500',
+    });
+    expect(await p.reached).toBe(true);
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.output().stderr).toMatch(/stopped by a signal/);
+    const st = cli(['status', '--db', db]).stdout.trim().split('\t');
+    expect(st[2]).toBe('abandoned');
+    const next = cli(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, 'o2'), '--as-of', '2025-01-31']);
+    expect(next.status, next.stderr).toBe(0);
+    // The file in progress was committed (the step finished); the rest is ingested by the next run.
+    const m = / (\d+) new file\(s\) ingested .*, (\d+) already known/.exec(next.stdout)!;
+    expect(Number(m[2])).toBeGreaterThanOrEqual(1);
+    expect(Number(m[1]) + Number(m[2])).toBe(gen.summary.files.length);
+    const clean = path.join(t.dir, 'clean.db');
+    expect(cli(['run', '--inbox', gen.inboxDir, '--db', clean, '--out', path.join(t.dir, 'o3'), '--as-of', '2025-01-31']).status).toBe(0);
+    const exp = (d: string) => {
+      const f = path.join(t.dir, `${path.basename(d)}.csv`);
+      expect(cli(['cases', 'export', '--db', d, '--out', f]).status).toBe(0);
+      return fs.readFileSync(f, 'utf8');
+    };
+    expect(exp(db)).toBe(exp(clean));
+  });
+});
