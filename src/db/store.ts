@@ -24,7 +24,7 @@ export interface FileMeta {
   mtimeMs: number;
   kind: 'payments' | 'deaths';
   source: string;
-  format: 'csv' | 'xlsx';
+  format: 'csv' | 'xlsx' | 'xls';
   layoutKey: string;
   runId: number;
 }

@@ -5,32 +5,39 @@
  * `error` so it becomes a reject and is never lost (STYLE.md §7).
  */
 import fs from 'node:fs';
-import { pipeline, Transform } from 'node:stream';
+import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
-import iconv from 'iconv-lite';
-import type { TextEncoding } from './encoding.ts';
+import { Gb18030Decoder, type TextEncoding } from './encoding.ts';
 import { IngestError } from './errors.ts';
+import type { SourceRow } from './source-row.ts';
 
-/** One record of an extract: its first physical line, the cell texts, and the raw text for rejects. */
-export interface SourceRow {
-  line: number;
-  cells: string[];
-  raw: string;
-  /** Set when the record could not be parsed as CSV (then `cells` is empty). */
-  error?: { code: string; reason: string };
+export type { SourceRow } from './source-row.ts';
+
+/** Options of {@link readCsv}. */
+export interface CsvReadOptions {
+  /** Bytes per read chunk (default 64 KiB); tests make it tiny so chunk boundaries fall inside characters. */
+  highWaterMark?: number;
 }
 
 function stripEol(s: string): string {
-  return s.replace(/[\r\n]+$/, '');
+  return s.replace(/(?:\r\n|\n|\r)$/, '');
+}
+
+/** Number of line breaks (CRLF, LF or CR) in a text. */
+function lineBreaks(s: string): number {
+  return (s.match(/\r\n|\n|\r/g) ?? []).length;
 }
 
 /**
  * Reads a CSV file.
  * @param displayPath path used in error messages (relative to the inbox)
- * @throws IngestError(ENCODING_INVALID) when a GB18030 file holds byte sequences invalid in GB18030
+ * @throws IngestError(ENCODING_INVALID) when a GB18030 file holds byte sequences invalid in GB18030 (after
+ *   every row was yielded: the caller's file transaction must roll back — a file is all or none)
  */
-export async function* readCsv(file: string, encoding: TextEncoding, displayPath: string): AsyncGenerator<SourceRow> {
-  const skipped: { row: SourceRow; endLine: number }[] = [];
+export async function* readCsv(file: string, encoding: TextEncoding, displayPath: string, options: CsvReadOptions = {}): AsyncGenerator<SourceRow> {
+  // Records csv-parse could not parse, in order; `endLine` is csv-parse's own line count (used only to
+  // order them among the good records), `text` the raw record with its line break.
+  const skipped: { row: SourceRow; endLine: number; text: string }[] = [];
   const parser = parse({
     info: true,
     raw: true,
@@ -42,12 +49,11 @@ export async function* readCsv(file: string, encoding: TextEncoding, displayPath
     record_delimiter: ['\r\n', '\n', '\r'],
     on_skip: (err, raw) => {
       const text = raw ?? '';
-      const endLine = Number((err as { lines?: number } | undefined)?.lines ?? 0);
-      const newlines = (stripEol(text).match(/\r\n|\n|\r/g) ?? []).length;
       skipped.push({
-        endLine,
+        endLine: Number((err as { lines?: number } | undefined)?.lines ?? 0),
+        text,
         row: {
-          line: Math.max(1, endLine - newlines),
+          line: 0,
           cells: [],
           raw: stripEol(text),
           error: { code: 'CSV_MALFORMED', reason: `not a valid CSV record (${err?.code ?? 'parse error'})` },
@@ -56,38 +62,38 @@ export async function* readCsv(file: string, encoding: TextEncoding, displayPath
       return undefined;
     },
   });
-  const input = fs.createReadStream(file, { highWaterMark: 1 << 16 });
-  let badBytes = 0;
+  const input = fs.createReadStream(file, { highWaterMark: options.highWaterMark ?? 1 << 16 });
+  let decoder: Gb18030Decoder | null = null;
   if (encoding === 'gb18030') {
-    const decoder = iconv.decodeStream('gb18030');
-    const counter = new Transform({
-      readableObjectMode: false,
-      transform(chunk: Buffer | string, _enc, cb) {
-        const s = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
-        for (let i = s.indexOf('\ufffd'); i !== -1; i = s.indexOf('\ufffd', i + 1)) badBytes++;
-        cb(null, s);
-      },
-    });
-    pipeline(input, decoder, counter, parser, () => {});
+    decoder = new Gb18030Decoder();
+    pipeline(input, decoder, parser, () => {});
   } else {
     input.setEncoding('utf8');
     pipeline(input, parser, () => {});
   }
-  let prevLines = 0;
+  const badBytes = (): number => decoder?.invalid ?? 0;
+  // Physical line numbers are counted here from the raw text: csv-parse counts a CRLF inside a quoted
+  // cell as two lines.
+  let next = 1;
+  const take = (text: string): number => {
+    const line = next;
+    next += lineBreaks(text) + (/[\r\n]$/.test(text) ? 0 : 1);
+    return line;
+  };
   for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
-    if (badBytes > 0) break;
+    if (badBytes() > 0) break;
     while (skipped.length && skipped[0]!.endLine < rec.info.lines) {
       const s = skipped.shift()!;
-      prevLines = Math.max(prevLines, s.endLine);
-      yield s.row;
+      yield { ...s.row, line: take(s.text) };
     }
-    const line = prevLines + 1;
-    prevLines = rec.info.lines;
-    yield { line, cells: rec.record, raw: stripEol(rec.raw) };
+    yield { line: take(rec.raw), cells: rec.record, raw: stripEol(rec.raw) };
   }
-  if (badBytes > 0) {
+  if (badBytes() > 0) {
     parser.destroy();
-    throw new IngestError('ENCODING_INVALID', `${displayPath}: bytes are valid neither as UTF-8 nor as GB18030 (${badBytes} undecodable sequences); file rejected whole`, displayPath);
+    throw new IngestError('ENCODING_INVALID', `${displayPath}: bytes are valid neither as UTF-8 nor as GB18030 (${badBytes()} undecodable sequences); file rejected whole`, displayPath);
   }
-  while (skipped.length) yield skipped.shift()!.row;
+  while (skipped.length) {
+    const s = skipped.shift()!;
+    yield { ...s.row, line: take(s.text) };
+  }
 }

@@ -92,7 +92,8 @@ export function renderSummary(d: RunData): string {
   const openDistricts = new Set(d.openCases.map((c) => c.districtCode)).size;
   const filesIngested = d.files.filter((f) => f.status === 'ingested').length;
   const filesRejected = d.files.filter((f) => f.status === 'rejected').length;
-  const rowsRejected = d.rejects.filter((r) => r.line !== null).length;
+  // SUMMARY_MISMATCH entries note a skipped summary row whose total is wrong; they are not rejected rows.
+  const rowsRejected = d.rejects.filter((r) => r.line !== null && r.code !== 'SUMMARY_MISMATCH').length;
   const titles = new Map(d.detectors.map((o) => [o.id, o.title]));
   const out: string[] = [];
 
