@@ -112,7 +112,7 @@ describe('CSV reader', () => {
     for (const hwm of [1, 2, 3, 4, 5, 7, 64]) expect(await rows(file, 'gb18030', hwm)).toEqual(expected);
   });
 
-  it('numbers lines physically: a CRLF inside a quoted cell is one line break; an unclosed quote is a CSV_MALFORMED row', async () => {
+  it('numbers lines physically: a CRLF inside a quoted cell is one line break; an unclosed quote makes only its own line a CSV_MALFORMED row', async () => {
     const file = path.join(tmp, 'q.csv');
     fs.writeFileSync(file, 'h1,h2\r\na,"x\r\ny"\r\nb,2\r\nc,"unclosed\r\nd,4\r\n');
     const got = await rows(file, 'utf-8');
@@ -121,6 +121,7 @@ describe('CSV reader', () => {
       [2, ['a', 'x\r\ny'], null],
       [4, ['b', '2'], null],
       [5, [], 'CSV_MALFORMED'],
+      [6, ['d', '4'], null], // the stray quote costs only its own line
     ]);
   });
 
