@@ -39,8 +39,7 @@ export async function openSqlite(file: string): Promise<Store> {
   const insertPayment = raw.prepare(
     `INSERT INTO payment (file_id, line, person_no, id_number, id_raw, id_valid, name, sex, scheme, item, item_raw,
        period, amount_fen, paid_on, account, bank, agency, district_code, batch)
-     VALUES (@file_id, @line, @person_no, @id_number, @id_raw, @id_valid, @name, @sex, @scheme, @item, @item_raw,
-       @period, @amount_fen, @paid_on, @account, @bank, @agency, @district_code, @batch)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (batch, id_number, scheme, item, period) DO NOTHING`,
   );
   const findPayment = raw.prepare(
@@ -60,7 +59,9 @@ export async function openSqlite(file: string): Promise<Store> {
   const addPayments = raw.transaction((fileId: number, rows: NewPayment[]): PaymentOutcome[] => {
     const out: PaymentOutcome[] = [];
     for (const r of rows) {
-      const info = insertPayment.run({ ...r, file_id: fileId });
+      // Positional binding: no per-row object; the order is the column list above.
+      const info = insertPayment.run(fileId, r.line, r.person_no ?? null, r.id_number, r.id_raw, r.id_valid, r.name, r.sex ?? null, r.scheme, r.item, r.item_raw,
+        r.period, r.amount_fen, r.paid_on ?? null, r.account ?? null, r.bank ?? null, r.agency ?? null, r.district_code ?? null, r.batch);
       if (info.changes === 1) {
         out.push({ status: 'new' });
         continue;
