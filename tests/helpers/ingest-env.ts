@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore, type Store } from '../../src/db/connection.ts';
+import { engineTarget } from './engines.ts';
 import { loadSettings } from '../../src/config/settings.ts';
 import { ingestInbox, type FileReport } from '../../src/ingest/ingest.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -36,7 +37,7 @@ export async function ingestEnv(): Promise<IngestEnv> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-ingest-'));
   const inbox = path.join(dir, 'inbox');
   fs.mkdirSync(path.join(inbox, 'payments'), { recursive: true });
-  const store = await openStore(path.join(dir, 'fundguard.db'));
+  const store = await openStore(await engineTarget(dir));
   let runId = 0;
   const fileId = async (p: string): Promise<number> => {
     const row = await store.db.selectFrom('source_file').select('id').where('path', '=', p).orderBy('id', 'desc').executeTakeFirstOrThrow();
