@@ -20,7 +20,7 @@ export async function openSqlite(file: string): Promise<Store> {
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
   // Bulk loads insert into a unique index in random key order: a large page cache keeps it in memory.
-  raw.pragma('cache_size = -262144'); // 256 MiB
+  raw.pragma('cache_size = -131072'); // 128 MiB, a bound: peak RSS levels off once it is full
   raw.pragma('temp_store = MEMORY');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: raw }) });
   await migrateToLatest(db, 'sqlite');
