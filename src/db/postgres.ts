@@ -196,6 +196,9 @@ export async function openPostgres(url: string): Promise<Store> {
         if (!keep) client.release();
       }
     },
+    async optimize() {
+      await pool.query('ANALYZE payment, death_record, reject, source_file');
+    },
     async endRun(runId) {
       if (lockClient && lockRun === runId) {
         await lockClient.query('SELECT pg_advisory_unlock($1)', [RUN_LOCK_KEY.toString()]).catch(() => {});

@@ -121,6 +121,10 @@ export async function openSqlite(file: string): Promise<Store> {
       });
       return tx.immediate();
     },
+    async optimize() {
+      raw.pragma('analysis_limit = 1000');
+      raw.pragma('optimize');
+    },
     async endRun() {
       // The lock is the `running` row itself: the caller sets the final status.
     },

@@ -84,6 +84,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     };
     const files = await step('ingest', () => ingestInbox({ store, inbox: opts.inbox, settings, runId, asOf, logger: log, signal: opts.signal, onFile: opts.onFile }));
     stopIfAsked();
+    if (files.some((f) => f.status === 'ingested')) await step('optimize', () => store.optimize());
     const deathFacts = await step('death_facts', () => rebuildDeathFacts(db));
     const outcomes: DetectorOutcome[] = [];
     const cases: Record<string, CaseChanges> = {};
