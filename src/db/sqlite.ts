@@ -34,7 +34,7 @@ export async function openSqlite(file: string): Promise<Store> {
   const finishFile = raw.prepare(
     `UPDATE source_file SET status = @status, encoding = @encoding, error_code = @errorCode, error = @error, header_line = @headerLine,
        rows_read = @rowsRead, rows_accepted = @rowsAccepted, rows_rejected = @rowsRejected,
-       rows_skipped = @rowsSkipped, rows_repeated = @rowsRepeated WHERE id = @id`,
+       rows_skipped = @rowsSkipped, rows_repeated = @rowsRepeated, recheck_from = @recheckFrom WHERE id = @id`,
   );
   const insertPayment = raw.prepare(
     `INSERT INTO payment (file_id, line, person_no, id_number, id_raw, id_valid, name, sex, scheme, item, item_raw,
@@ -86,7 +86,12 @@ export async function openSqlite(file: string): Promise<Store> {
       loading = true;
       raw.exec('BEGIN IMMEDIATE');
       try {
-        const fileId = Number(insertFile.run({ ...meta, at: new Date().toISOString() }).lastInsertRowid);
+        if (meta.replaces !== undefined) {
+          for (const t of ['death_record', 'reject']) raw.prepare(`DELETE FROM ${t} WHERE file_id = ?`).run(meta.replaces);
+          raw.prepare('DELETE FROM source_file WHERE id = ?').run(meta.replaces);
+        }
+        const { replaces: _replaces, ...fileRow } = meta;
+        const fileId = Number(insertFile.run({ ...fileRow, at: new Date().toISOString() }).lastInsertRowid);
         const loader: FileLoader = {
           fileId,
           addPayments: async (rows) => addPayments(fileId, rows),
@@ -98,7 +103,7 @@ export async function openSqlite(file: string): Promise<Store> {
           },
         };
         const result = await body(loader);
-        finishFile.run({ ...result, id: fileId });
+        finishFile.run({ ...result, recheckFrom: result.recheckFrom ?? null, id: fileId });
         raw.exec('COMMIT');
         return { fileId, result };
       } catch (e) {

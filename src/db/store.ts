@@ -27,6 +27,11 @@ export interface FileMeta {
   format: 'csv' | 'xlsx' | 'xls';
   layoutKey: string;
   runId: number;
+  /**
+   * A previous reading of the same file to replace, in the same transaction (its rows and rejects are
+   * deleted): a death file re-read once the business date reaches dates of death it rejected as future.
+   */
+  replaces?: number;
 }
 
 /** Final accounting of a file (rows read = accepted + rejected + skipped). */
@@ -41,6 +46,11 @@ export interface FileResult {
   rowsRejected: number;
   rowsSkipped: number;
   rowsRepeated: number;
+  /**
+   * Earliest date of death rejected as after the business date (DEATH_DATE_FUTURE), or null: the first run
+   * whose business date reaches it reads the file again, so no death is lost to a run dated too early.
+   */
+  recheckFrom?: string | null;
 }
 
 /** Writes the rows of one file inside the file's transaction. */

@@ -137,6 +137,14 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
       const byHash = await store.db.selectFrom('source_file').selectAll().where('sha256', '=', fp.sha256).orderBy('id', 'desc').execute();
       known = byHash.find((k) => k.status === 'ingested' || k.layout_key === lk);
     }
+    // A death file that rejected dates of death as after an earlier business date is read again (replacing
+    // its first reading) once the business date reaches them: no death is lost to a run dated too early.
+    let replaces: number | undefined;
+    if (known && known.status === 'ingested' && known.recheck_from && known.recheck_from <= opts.asOf) {
+      replaces = Number(known.id);
+      known = undefined;
+      fp ??= await fingerprintFile(f.abs);
+    }
     if (known) {
       reports.push({
         path: f.rel, kind: f.kind, source: f.source, status: 'known', error: known.status === 'rejected' ? known.error : null,
@@ -146,7 +154,7 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
       continue;
     }
     const meta: FileMeta = {
-      path: f.rel, sha256: fp!.sha256, size: stat.size, mtimeMs, kind: f.kind, source: f.source, format: f.format, layoutKey: lk, runId: opts.runId,
+      path: f.rel, sha256: fp!.sha256, size: stat.size, mtimeMs, kind: f.kind, source: f.source, format: f.format, layoutKey: lk, runId: opts.runId, replaces,
     };
     const started = Date.now();
     let result: FileResult;
@@ -213,6 +221,7 @@ async function loadRows(f: InboxFile, encoding: TextEncoding, loader: FileLoader
   // Without the reason a household-registration cancellation cannot be told from a death (DOMAIN.md §2).
   if (f.kind === 'deaths' && f.source === 'public-security' && !required.includes('cancel_reason')) required = [...required, 'cancel_reason'];
   const counts = { rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, rowsSkipped: 0, rowsRepeated: 0 };
+  let recheckFrom: string | null = null; // earliest DEATH_DATE_FUTURE date of death
   let columns: Partial<Record<string, number>> | null = null;
   let headerKeys: string[] = [];
   let headerLine: number | null = null;
@@ -349,7 +358,10 @@ async function loadRows(f: InboxFile, encoding: TextEncoding, loader: FileLoader
     } else {
       const d = parseDeathRow(r.cells, columns, r.line, f.source, opts.asOf, r.numericCells);
       if (d.ok) pendingDeaths.push(d.row);
-      else rejectRow(r, d.code, d.reason);
+      else {
+        rejectRow(r, d.code, d.reason);
+        if (d.deathDate && (recheckFrom === null || d.deathDate < recheckFrom)) recheckFrom = d.deathDate;
+      }
     }
     if (pendingPayments.length + pendingDeaths.length + pendingRejects.length >= BATCH) await flush();
   }
@@ -357,7 +369,7 @@ async function loadRows(f: InboxFile, encoding: TextEncoding, loader: FileLoader
   endSheet();
   await flush();
   pausePoint('ingest'); // crash tests: the file's rows are written but not committed
-  return { status: 'ingested', encoding: f.format === 'csv' ? encoding : null, errorCode: null, error: null, headerLine, ...counts };
+  return { status: 'ingested', encoding: f.format === 'csv' ? encoding : null, errorCode: null, error: null, headerLine, ...counts, recheckFrom };
 }
 
 /**

@@ -9,7 +9,7 @@ import type { DeathField, ItemDef, PaymentField, SchemeDef } from '../config/set
 import type { NewDeathRecord, NewPayment } from '../db/schema.ts';
 import { headerKey } from './layout.ts';
 
-export type RowResult<T> = { ok: true; row: T } | { ok: false; code: string; reason: string };
+export type RowResult<T> = { ok: true; row: T } | { ok: false; code: string; reason: string; /** DEATH_DATE_FUTURE: the date of death, `YYYY-MM-DD` */ deathDate?: string };
 
 const reject = (code: string, reason: string): { ok: false; code: string; reason: string } => ({ ok: false, code, reason });
 
@@ -209,7 +209,7 @@ export function parseDeathRow(
     const d = parseDate(deathRaw, 'death date');
     if (!d.ok) return reject(d.code === 'DATE_MISSING' ? 'DEATH_DATE_MISSING' : 'DEATH_DATE_INVALID', d.reason);
     death = d.value;
-    if (death > asOf) return reject('DEATH_DATE_FUTURE', `death date ${death} is after the business date ${asOf}`);
+    if (death > asOf) return { ...reject('DEATH_DATE_FUTURE', `death date ${death} is after the business date ${asOf}; the file is read again by the first run whose business date reaches it`), deathDate: death };
     const born = birth ?? (id.row.valid ? birthDateFromId(id.row.id) : null);
     if (born && death < born) return reject('DEATH_BEFORE_BIRTH', `death date ${death} is before the birth date ${born}`);
   } else if (deathRaw !== '') {
