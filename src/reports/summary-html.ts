@@ -107,7 +107,10 @@ export function renderSummary(d: RunData): string {
 
   out.push('<section class="cards" aria-label="headline figures">');
   out.push(card('total-cases', '本次发现 Findings', findings.length));
-  out.push(card('total-amount', '应追回金额（元）Amount to recover', yuan(totalFen)));
+  // What this run found, and what is still open: a closed case (recovered, written off, false positive) is
+  // still found by the detector but no longer to be recovered (found by a new user).
+  out.push(card('total-amount', '本次发现多发金额（元）Overpaid, found this run', yuan(totalFen)));
+  out.push(card('open-amount', '未结案件金额（元）Overpaid in open cases', yuan(d.openCases.reduce((s, c) => s + c.amountFen, 0))));
   out.push(card('confirmed-cases', '高可信 Confirmed', confirmed));
   out.push(card('cases-opened', '新立案 Cases opened', d.casesOpened));
   out.push(card('open-cases', '未结案件 Open cases', d.openCases.length, `${openDistricts} district work list(s)`));
