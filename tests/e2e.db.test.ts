@@ -1,6 +1,7 @@
 /**
  * End to end on generated data (issue 2): the exported cases equal the generator's expected findings,
  * every row is accounted for, a re-run changes nothing. Runs on every engine of tests/helpers/engines.ts.
+ * The plain layout (CSV, header and data rows); the messy layout is tests/sample-e2e.db.test.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,7 +21,7 @@ describe.each(ENGINES)('pipeline on generated data (%s)', (engine) => {
 
   beforeAll(async () => {
     t = await createTestDb(engine);
-    gen = await generate(t.dir, 600, 18);
+    gen = await generate(t.dir, 600, 18, 20240101, '2024-01', 'plain');
     store = await t.open();
     await runJob(store, gen.inboxDir, path.join(t.dir, 'out'));
     first = await exportText(store, t.dir);
