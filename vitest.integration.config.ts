@@ -7,6 +7,7 @@ export default defineConfig({
   test: {
     include: ['tests/integration/**/*.test.ts', 'tests/**/*.db.test.ts'],
     env: { FUNDGUARD_TEST_ENGINES: 'postgres' },
+    globalSetup: ['tests/helpers/pg-teardown.ts'],
     testTimeout: 300_000,
     hookTimeout: 300_000,
     pool: 'forks',

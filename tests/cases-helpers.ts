@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { openStore, type Store } from '../src/db/connection.ts';
+import { createTestDb, ENGINES } from './helpers/engines.ts';
 import { checkCharacter } from '../src/identity/resident-id.ts';
 import { upsertCases, type CaseChanges } from '../src/cases/upsert.ts';
 import type { Finding } from '../src/detectors/types.ts';
@@ -26,8 +27,15 @@ export function tempDir(prefix = 'fg-cases-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** A fresh store: in memory, or a SQLite file in a temp folder (for child processes). */
+/**
+ * A fresh store on the engine under test (tests/helpers/engines.ts): for SQLite in memory, or a file in a
+ * temp folder (for child processes); for PostgreSQL a throwaway database (`file` is then its URL).
+ */
 export async function freshStore(onDisk = false): Promise<{ store: Store; file: string; dir: string }> {
+  if (ENGINES[0] === 'postgres') {
+    const t = await createTestDb('postgres');
+    return { store: await t.open(), file: t.target, dir: t.dir };
+  }
   const dir = onDisk ? tempDir() : '';
   const file = onDisk ? path.join(dir, 'fg.db') : ':memory:';
   return { store: await openStore(file), file, dir };

@@ -45,4 +45,16 @@ describe('time zone independence (CLI)', () => {
     expect([a.status, b.status]).toEqual([0, 0]);
     expect(fs.readFileSync(path.join(t.dir, 'b.csv'), 'utf8')).toBe(fs.readFileSync(path.join(t.dir, 'a.csv'), 'utf8'));
   });
+
+  it('dates a case by the business date of the run that opened it, not the machine clock', () => {
+    // Found by a new user: a run for an earlier business date showed negative days open.
+    const db = path.join(t.dir, 'opened.db');
+    expect(cli(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, 'o4'), '--as-of', '2025-06-30']).status).toBe(0);
+    const list = cli(['cases', 'list', '--db', db, '--as-of', '2025-07-10']);
+    expect(list.status, list.stderr).toBe(0);
+    const [head, ...rows] = list.stdout.trim().split('\n').map((l) => l.split('\t'));
+    expect(rows.length).toBeGreaterThan(0);
+    const days = head!.indexOf('days_open');
+    expect(new Set(rows.map((r) => r[days]))).toEqual(new Set(['10']));
+  });
 });

@@ -84,3 +84,42 @@ describe.each(ENGINES)('pipeline on generated data (%s)', (engine) => {
     expect(summary).toContain('<small>By district</small>');
   });
 });
+
+describe.each(ENGINES)('a run dated before some deaths loses none of them (%s)', (engine) => {
+  // Found by a new user: deaths after the business date were rejected (DEATH_DATE_FUTURE) and their file
+  // was never read again, so a later run missed those cases for good.
+  it('re-reads a death file once the business date reaches the dates it rejected as future', async () => {
+    const early = await createTestDb(engine);
+    const fresh = await createTestDb(engine);
+    try {
+      const gen = await generate(early.dir, 500, 15, 555);
+      const a = await early.open();
+      const b = await fresh.open();
+      try {
+        const first = await runJob(a, gen.inboxDir, path.join(early.dir, 'out'), '2024-09-30');
+        expect(first.files.some((f) => f.kind === 'deaths' && f.rowsRejected > 0)).toBe(true);
+        const futureRejects = await a.db.selectFrom('reject').select('code').where('code', '=', 'DEATH_DATE_FUTURE').execute();
+        expect(futureRejects.length).toBeGreaterThan(0);
+        const later = await runJob(a, gen.inboxDir, path.join(early.dir, 'out'), '2025-12-31');
+        expect(later.files.filter((f) => f.status === 'ingested').every((f) => f.kind === 'deaths')).toBe(true);
+        expect(later.files.some((f) => f.status === 'ingested')).toBe(true);
+        await runJob(b, gen.inboxDir, path.join(fresh.dir, 'out'), '2025-12-31');
+        const cols = (t: string) => csvRecords(t).map((r) => [r.detector, r.id_number, r.first_period, r.last_period, r.months, r.amount, r.confidence].join(','));
+        const expected = csvRecords(fs.readFileSync(path.join(gen.expectedDir, 'cases.csv'), 'utf8')).length;
+        const got = cols(await exportText(a, early.dir));
+        expect(got.length).toBe(expected);
+        expect(got).toEqual(cols(await exportText(b, fresh.dir)));
+        expect(await a.db.selectFrom('reject').select('code').where('code', '=', 'DEATH_DATE_FUTURE').execute()).toEqual([]);
+        // Every death record is stored once: the first reading was replaced, not added to.
+        const count = async (s: Store) => Number((await s.db.selectFrom('death_record').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+        expect(await count(a)).toBe(await count(b));
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    } finally {
+      await early.cleanup();
+      await fresh.cleanup();
+    }
+  });
+});

@@ -87,7 +87,7 @@ describe('summary.html', () => {
     const d = data();
     const html = renderSummary(d);
     const total = d.findings.reduce((s, f) => s + f.amountFen, 0);
-    expect(html).toContain(`<div class="card" id="total-amount"><span>应追回金额（元）Amount to recover</span><b>${yuan(total)}</b></div>`);
+    expect(html).toContain(`<div class="card" id="total-amount"><span>本次发现多发金额（元）Overpaid, found this run</span><b>${yuan(total)}</b></div>`);
     expect(html).toMatch(/id="total-cases"><span>[^<]*<\/span><b>5<\/b>/);
     expect(html).toMatch(/id="confirmed-cases"><span>[^<]*<\/span><b>4<\/b>/);
     expect(html).toMatch(/id="stop-requests"[^>]*><span>[^<]*<\/span><b>1<\/b>/);

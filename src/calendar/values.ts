@@ -18,8 +18,11 @@ export type Parsed<T> = { ok: true; value: T } | ParseFailure;
 
 const fail = (code: string, reason: string): ParseFailure => ({ ok: false, code, reason });
 
+const FULL_WIDTH = /[\uff01-\uff5e\u3000]/;
+
 /** Folds full-width ASCII (U+FF01–U+FF5E) and the ideographic space to ASCII, then trims. */
 export function toHalfWidth(text: string): string {
+  if (!FULL_WIDTH.test(text)) return text.trim(); // the common case: nothing to fold
   let out = '';
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

@@ -94,9 +94,10 @@ export function parseYuan(text: string, what = 'amount'): number {
   return p.value;
 }
 
-/** Normal form of a person's name for comparisons (approver ≠ actor): NFKC, trimmed, single spaces, lower case. */
+/** Normal form of a person's name for comparisons (approver ≠ actor): NFKC, no spaces or middle dots of any kind, lower case. */
 export function personKey(name: string): string {
-  return name.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+  // Every kind of space removed (ASCII, full-width U+3000, NBSP…): "王 审核" is 王审核 and "Wang Li" is wangli.
+  return name.normalize('NFKC').replace(/[\s\u3000\u00a0\u200b\u00b7·•・.]+/g, '').toLowerCase();
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { CaseEvent, DB } from '../db/schema.ts';
+import { businessDatesOfRuns } from './queries.ts';
 import { formatFen } from '../calendar/values.ts';
 import { daysBetween, workingDaysBetween, type HolidayCalendar } from '../calendar/working-days.ts';
 import { writeCsv, type CsvValue } from '../reports/csv.ts';
@@ -62,13 +63,14 @@ export async function followUpRows(db: Kysely<DB>, opts: { asOf: string; calenda
       events.set(Number(e.case_id), list);
     }
   }
+  const runDates = await businessDatesOfRuns(db, cases.map((c) => Number(c.created_run_id)));
   const rows: FollowUpRow[] = cases.map((c) => {
     const id = Number(c.id);
     const evs = events.get(id) ?? [];
     const sentOn = noticeSentOn(evs, tz);
     const dl = sentOn ? deadlineOf(sentOn, opts.calendar) : null;
     const bal = balanceOf(c.status, Number(c.amount_fen), recovered.get(id) ?? 0);
-    const openedOn = dateIn(c.created_at, tz);
+    const openedOn = runDates.get(Number(c.created_run_id)) ?? dateIn(c.created_at, tz);
     const left = dl ? workingDaysBetween(opts.asOf, dl.deadline, opts.calendar) : null;
     return {
       caseId: id, detector: c.detector, districtCode: c.district_code, status: c.status, assignee: c.assignee, idNumber: c.id_number, name: c.name,

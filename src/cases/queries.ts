@@ -52,8 +52,9 @@ export async function listCases(db: Kysely<DB>, filter: CaseFilter, asOf: string
   if (filter.assignee) q = q.where('assignee', '=', filter.assignee);
   const cases = (await q.orderBy('amount_fen', 'desc').orderBy('id').execute()).map(normalizeCase);
   const recovered = await recoveredByCase(db, cases.length > 2000 ? undefined : cases.map((c) => c.id));
+  const runDates = await businessDatesOfRuns(db, cases.map((c) => Number(c.created_run_id)));
   return cases.map((c) => {
-    const openedOn = dateIn(c.created_at, timeZone);
+    const openedOn = runDates.get(Number(c.created_run_id)) ?? dateIn(c.created_at, timeZone);
     return { case: c, balance: balanceOf(c.status, c.amount_fen, recovered.get(c.id) ?? 0), openedOn, daysOpen: daysBetween(openedOn, asOf) };
   });
 }
@@ -143,4 +144,17 @@ export async function caseDetail(db: Kysely<DB>, caseId: number, calendar: Holid
 export function deadlineOf(sentOn: string, calendar: HolidayCalendar): { deadline: string; provisional: boolean } {
   const r = addWorkingDays(sentOn, NOTICE_WORKING_DAYS, calendar);
   return { deadline: r.date, provisional: r.provisional };
+}
+
+/**
+ * Business dates (`run.as_of`) of the given runs: a case is "opened on" the business date of the run that
+ * opened it, not the machine's clock (a catch-up run for an earlier date opens cases on that date).
+ */
+export async function businessDatesOfRuns(db: Kysely<DB>, runIds: readonly number[]): Promise<Map<number, string>> {
+  const ids = [...new Set(runIds)];
+  const out = new Map<number, string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    for (const r of await db.selectFrom('run').select(['id', 'as_of']).where('id', 'in', ids.slice(i, i + 500)).execute()) out.set(Number(r.id), r.as_of);
+  }
+  return out;
 }

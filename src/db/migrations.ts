@@ -258,9 +258,19 @@ function casesLedger(engine: Engine): Migration {
   };
 }
 
+/** `source_file.recheck_from`: death files re-read once the business date reaches a rejected future date of death. */
+const sourceFileRecheck: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable('source_file').addColumn('recheck_from', 'text').execute();
+  },
+  async down(db: AnyDb) {
+    await db.schema.alterTable('source_file').dropColumn('recheck_from').execute();
+  },
+};
+
 /** All migrations, keyed by name (applied in name order). */
 export function migrations(engine: Engine): Record<string, Migration> {
-  return { '0001_initial': initial(engine), '0003_cases_ledger': casesLedger(engine) };
+  return { '0001_initial': initial(engine), '0003_cases_ledger': casesLedger(engine), '0004_source_file_recheck': sourceFileRecheck };
 }
 
 /**

@@ -12,6 +12,7 @@
  *   (any machine) — it is marked `abandoned`.
  */
 import pg from 'pg';
+import Cursor from 'pg-cursor';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -97,7 +98,7 @@ export async function openPostgres(url: string): Promise<Store> {
     await pool.end().catch(() => {});
     throw new Error(`cannot connect to ${redactUrl(url)}: ${(e as Error).message}`);
   }
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
   await migrateToLatest(db, 'postgres');
   let lockClient: pg.PoolClient | null = null;
   let lockRun: number | null = null;
@@ -110,6 +111,10 @@ export async function openPostgres(url: string): Promise<Store> {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
+        if (meta.replaces !== undefined) {
+          for (const t of ['death_record', 'reject']) await client.query(`DELETE FROM ${t} WHERE file_id = $1`, [meta.replaces]);
+          await client.query('DELETE FROM source_file WHERE id = $1', [meta.replaces]);
+        }
         const ins = await client.query(
           `INSERT INTO source_file (path, sha256, size, mtime_ms, kind, source, format, encoding, status, error_code, error, layout_key,
              header_line, rows_read, rows_accepted, rows_rejected, rows_skipped, rows_repeated, run_id, ingested_at)
@@ -160,8 +165,8 @@ export async function openPostgres(url: string): Promise<Store> {
         const result = await body(loader);
         await client.query(
           `UPDATE source_file SET status = $1, encoding = $2, error_code = $3, error = $4, header_line = $5, rows_read = $6, rows_accepted = $7,
-             rows_rejected = $8, rows_skipped = $9, rows_repeated = $10 WHERE id = $11`,
-          [result.status, result.encoding, result.errorCode, result.error, result.headerLine, result.rowsRead, result.rowsAccepted, result.rowsRejected, result.rowsSkipped, result.rowsRepeated, fileId],
+             rows_rejected = $8, rows_skipped = $9, rows_repeated = $10, recheck_from = $12 WHERE id = $11`,
+          [result.status, result.encoding, result.errorCode, result.error, result.headerLine, result.rowsRead, result.rowsAccepted, result.rowsRejected, result.rowsSkipped, result.rowsRepeated, fileId, result.recheckFrom ?? null],
         );
         await client.query('COMMIT');
         return { fileId, result };
@@ -194,6 +199,9 @@ export async function openPostgres(url: string): Promise<Store> {
       } finally {
         if (!keep) client.release();
       }
+    },
+    async optimize() {
+      await pool.query('ANALYZE payment, death_record, reject, source_file');
     },
     async endRun(runId) {
       if (lockClient && lockRun === runId) {

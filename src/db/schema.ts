@@ -49,6 +49,8 @@ export interface SourceFileTable {
   rows_skipped: number;
   /** Accepted rows that repeat a payment already stored (overlapping extracts): a subset of rows_accepted. */
   rows_repeated: number;
+  /** Earliest date of death rejected as future (DEATH_DATE_FUTURE): the file is re-read once the business date reaches it. */
+  recheck_from: string | null;
   run_id: number;
   ingested_at: string;
 }

@@ -20,7 +20,7 @@ export async function openSqlite(file: string): Promise<Store> {
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
   // Bulk loads insert into a unique index in random key order: a large page cache keeps it in memory.
-  raw.pragma('cache_size = -262144'); // 256 MiB
+  raw.pragma('cache_size = -131072'); // 128 MiB, a bound: peak RSS levels off once it is full
   raw.pragma('temp_store = MEMORY');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: raw }) });
   await migrateToLatest(db, 'sqlite');
@@ -34,13 +34,12 @@ export async function openSqlite(file: string): Promise<Store> {
   const finishFile = raw.prepare(
     `UPDATE source_file SET status = @status, encoding = @encoding, error_code = @errorCode, error = @error, header_line = @headerLine,
        rows_read = @rowsRead, rows_accepted = @rowsAccepted, rows_rejected = @rowsRejected,
-       rows_skipped = @rowsSkipped, rows_repeated = @rowsRepeated WHERE id = @id`,
+       rows_skipped = @rowsSkipped, rows_repeated = @rowsRepeated, recheck_from = @recheckFrom WHERE id = @id`,
   );
   const insertPayment = raw.prepare(
     `INSERT INTO payment (file_id, line, person_no, id_number, id_raw, id_valid, name, sex, scheme, item, item_raw,
        period, amount_fen, paid_on, account, bank, agency, district_code, batch)
-     VALUES (@file_id, @line, @person_no, @id_number, @id_raw, @id_valid, @name, @sex, @scheme, @item, @item_raw,
-       @period, @amount_fen, @paid_on, @account, @bank, @agency, @district_code, @batch)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (batch, id_number, scheme, item, period) DO NOTHING`,
   );
   const findPayment = raw.prepare(
@@ -60,7 +59,9 @@ export async function openSqlite(file: string): Promise<Store> {
   const addPayments = raw.transaction((fileId: number, rows: NewPayment[]): PaymentOutcome[] => {
     const out: PaymentOutcome[] = [];
     for (const r of rows) {
-      const info = insertPayment.run({ ...r, file_id: fileId });
+      // Positional binding: no per-row object; the order is the column list above.
+      const info = insertPayment.run(fileId, r.line, r.person_no ?? null, r.id_number, r.id_raw, r.id_valid, r.name, r.sex ?? null, r.scheme, r.item, r.item_raw,
+        r.period, r.amount_fen, r.paid_on ?? null, r.account ?? null, r.bank ?? null, r.agency ?? null, r.district_code ?? null, r.batch);
       if (info.changes === 1) {
         out.push({ status: 'new' });
         continue;
@@ -85,7 +86,12 @@ export async function openSqlite(file: string): Promise<Store> {
       loading = true;
       raw.exec('BEGIN IMMEDIATE');
       try {
-        const fileId = Number(insertFile.run({ ...meta, at: new Date().toISOString() }).lastInsertRowid);
+        if (meta.replaces !== undefined) {
+          for (const t of ['death_record', 'reject']) raw.prepare(`DELETE FROM ${t} WHERE file_id = ?`).run(meta.replaces);
+          raw.prepare('DELETE FROM source_file WHERE id = ?').run(meta.replaces);
+        }
+        const { replaces: _replaces, ...fileRow } = meta;
+        const fileId = Number(insertFile.run({ ...fileRow, at: new Date().toISOString() }).lastInsertRowid);
         const loader: FileLoader = {
           fileId,
           addPayments: async (rows) => addPayments(fileId, rows),
@@ -97,7 +103,7 @@ export async function openSqlite(file: string): Promise<Store> {
           },
         };
         const result = await body(loader);
-        finishFile.run({ ...result, id: fileId });
+        finishFile.run({ ...result, recheckFrom: result.recheckFrom ?? null, id: fileId });
         raw.exec('COMMIT');
         return { fileId, result };
       } catch (e) {
@@ -119,6 +125,10 @@ export async function openSqlite(file: string): Promise<Store> {
         return { runId: Number(insert.run(asOf, startedAt, host, pid).lastInsertRowid) };
       });
       return tx.immediate();
+    },
+    async optimize() {
+      raw.pragma('analysis_limit = 1000');
+      raw.pragma('optimize');
     },
     async endRun() {
       // The lock is the `running` row itself: the caller sets the final status.

@@ -24,9 +24,14 @@ export interface FileMeta {
   mtimeMs: number;
   kind: 'payments' | 'deaths';
   source: string;
-  format: 'csv' | 'xlsx';
+  format: 'csv' | 'xlsx' | 'xls';
   layoutKey: string;
   runId: number;
+  /**
+   * A previous reading of the same file to replace, in the same transaction (its rows and rejects are
+   * deleted): a death file re-read once the business date reaches dates of death it rejected as future.
+   */
+  replaces?: number;
 }
 
 /** Final accounting of a file (rows read = accepted + rejected + skipped). */
@@ -41,6 +46,11 @@ export interface FileResult {
   rowsRejected: number;
   rowsSkipped: number;
   rowsRepeated: number;
+  /**
+   * Earliest date of death rejected as after the business date (DEATH_DATE_FUTURE), or null: the first run
+   * whose business date reaches it reads the file again, so no death is lost to a run dated too early.
+   */
+  recheckFrom?: string | null;
 }
 
 /** Writes the rows of one file inside the file's transaction. */
@@ -69,6 +79,11 @@ export interface Store {
    * @returns the new run id, or the run that holds the lock
    */
   beginRun(asOf: string, host: string, pid: number, startedAt: string): Promise<{ runId: number } | { heldBy: RunHolder }>;
+  /**
+   * Refreshes the planner's statistics after a bulk load (PostgreSQL: ANALYZE, which autovacuum may never
+   * do in time — without it a detector's join was seen to take 100 s instead of 0.1 s; SQLite: PRAGMA optimize).
+   */
+  optimize(): Promise<void>;
   /** Releases the run lock taken by {@link beginRun} (the run row's status is the caller's business). */
   endRun(runId: number): Promise<void>;
   close(): Promise<void>;

@@ -6,6 +6,8 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+import iconv from 'iconv-lite';
 
 export type TextEncoding = 'utf-8' | 'utf-8-bom' | 'gb18030';
 
@@ -47,4 +49,70 @@ export async function fingerprintFile(file: string): Promise<FileFingerprint> {
   }
   const bom = first !== null && first.length === 3 && first[0] === 0xef && first[1] === 0xbb && first[2] === 0xbf;
   return { sha256: hash.digest('hex'), size, encoding: utf8Valid ? (bom ? 'utf-8-bom' : 'utf-8') : 'gb18030' };
+}
+
+/**
+ * Length of the longest prefix of `buf` that ends on a GB18030 character boundary: one byte 0x00–0x7F;
+ * two bytes (lead 0x81–0xFE, trail 0x40–0xFE); four bytes (lead 0x81–0xFE, 0x30–0x39, 0x81–0xFE, 0x30–0x39).
+ * Invalid bytes (0x80, 0xFF as a lead) count as one byte each: the decoder marks them and the file is
+ * rejected anyway. GB 18030-2005 §4.
+ */
+export function gb18030CompletePrefix(buf: Uint8Array): number {
+  let i = 0;
+  const n = buf.length;
+  while (i < n) {
+    const b = buf[i]!;
+    if (b < 0x81 || b === 0xff) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= n) break;
+    const b2 = buf[i + 1]!;
+    if (b2 >= 0x30 && b2 <= 0x39) {
+      if (i + 3 >= n) break;
+      i += 4;
+    } else i += 2;
+  }
+  return i;
+}
+
+/**
+ * A streaming GB18030 → UTF-8 text decoder that is exact wherever the read chunks split a character.
+ *
+ * It does not rely on iconv-lite's own stream state: iconv-lite 0.7 loses a UTF-16 code unit when a chunk
+ * starts with the last byte of a four-byte sequence (rare names such as 𠮷 U+20BB7 are four bytes) and the
+ * rest of that chunk is ASCII. Instead the incomplete tail of each chunk is held back and only whole
+ * characters are decoded. `invalid` counts undecodable sequences (U+FFFD in the output; the literal U+FFFD,
+ * bytes 84 31 A4 37, counts too — a file holding it is treated as damaged).
+ */
+export class Gb18030Decoder extends Transform {
+  /** Number of undecodable byte sequences seen so far. */
+  invalid = 0;
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(options: { highWaterMark?: number } = {}) {
+    super({ decodeStrings: true, highWaterMark: options.highWaterMark });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const cut = gb18030CompletePrefix(buf);
+    this.pending = Buffer.from(buf.subarray(cut));
+    this.emitText(buf.subarray(0, cut));
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    // An incomplete sequence at the end of the file decodes to U+FFFD: the file is damaged.
+    if (this.pending.length) this.emitText(this.pending);
+    this.pending = Buffer.alloc(0);
+    cb();
+  }
+
+  private emitText(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    const text = iconv.decode(bytes, 'gb18030', { stripBOM: false });
+    for (let i = text.indexOf('\ufffd'); i !== -1; i = text.indexOf('\ufffd', i + 1)) this.invalid++;
+    this.push(text, 'utf8');
+  }
 }

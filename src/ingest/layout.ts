@@ -26,6 +26,29 @@ export interface Layout<F extends string> {
 }
 
 /**
+ * Maps the cells of a row to fields through the aliases, whether or not every required field is there.
+ * Each field takes the first of its aliases (most specific) that appears in the row, in a column no other
+ * field took.
+ * @returns field → 0-based column index
+ */
+export function mapHeader<F extends string>(cells: readonly string[], aliases: Readonly<Record<F, readonly string[]>>): Partial<Record<F, number>> {
+  const keys = cells.map(headerKey);
+  const columns: Partial<Record<F, number>> = {};
+  const taken = new Set<number>();
+  for (const field of Object.keys(aliases) as F[]) {
+    for (const alias of aliases[field]) {
+      const idx = keys.indexOf(headerKey(alias));
+      if (idx !== -1 && !taken.has(idx)) {
+        columns[field] = idx;
+        taken.add(idx);
+        break;
+      }
+    }
+  }
+  return columns;
+}
+
+/**
  * Tries to read `cells` as a header row: every required field must be found.
  * @returns the column map, or null when this row is not a header
  */
@@ -34,25 +57,15 @@ export function matchHeader<F extends string>(
   aliases: Readonly<Record<F, readonly string[]>>,
   required: readonly F[],
 ): Partial<Record<F, number>> | null {
-  const keys = cells.map(headerKey);
-  const columns: Partial<Record<F, number>> = {};
-  for (const field of Object.keys(aliases) as F[]) {
-    // Prefer the first alias (most specific) that appears, then the left-most column.
-    for (const alias of aliases[field]) {
-      const idx = keys.indexOf(headerKey(alias));
-      if (idx !== -1 && !Object.values(columns).includes(idx)) {
-        columns[field] = idx;
-        break;
-      }
-    }
-  }
+  const columns = mapHeader(cells, aliases);
   return required.every((f) => columns[f] !== undefined) ? columns : null;
 }
 
 /** Why a row after the header is skipped rather than read as data. */
 export type SkipKind = 'blank' | 'repeated_header' | 'summary' | 'note';
 
-const SUMMARY = /^(合\s*计|总\s*计|小\s*计|累\s*计|本页合计|total|subtotal)/i;
+const ASCII_DIGIT = /[0-9]/;
+const SUMMARY = /^(合\s*计|总\s*计|小\s*计|累\s*计|共\s*计|本页合计|本页小计|total|subtotal|grand\s*total)/i;
 const NOTE = /^(注|备注|说明|制表|填表|审核|打印|导出|数据来源|note)[:：\s]?/i;
 
 /**
@@ -62,9 +75,14 @@ const NOTE = /^(注|备注|说明|制表|填表|审核|打印|导出|数据来�
 export function classifyRow(cells: readonly string[], headerKeys: readonly string[]): SkipKind | null {
   const nonEmpty = cells.filter((c) => c.trim() !== '');
   if (nonEmpty.length === 0) return 'blank';
-  const keys = cells.map(headerKey);
   let same = 0;
-  for (let i = 0; i < Math.min(keys.length, headerKeys.length); i++) if (keys[i] !== '' && keys[i] === headerKeys[i]) same++;
+  for (let i = 0; i < Math.min(cells.length, headerKeys.length); i++) {
+    const hk = headerKeys[i]!;
+    const c = cells[i]!;
+    // Cheap test first (this runs for every row): a cell with an ASCII digit cannot match a key without one.
+    if (hk === '' || c === '' || (ASCII_DIGIT.test(c) && !ASCII_DIGIT.test(hk))) continue;
+    if (headerKey(c) === hk) same++;
+  }
   if (same >= Math.max(2, Math.ceil(headerKeys.filter((k) => k !== '').length / 2))) return 'repeated_header';
   const first = toHalfWidth(nonEmpty[0]!);
   if (SUMMARY.test(first)) return 'summary';

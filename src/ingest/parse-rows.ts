@@ -4,12 +4,12 @@
  * listed in the README ("Reject codes").
  */
 import { parseAmountFen, parseDate, parsePeriod, toHalfWidth } from '../calendar/values.ts';
-import { birthDateFromId, normalizeIdNumber } from '../identity/resident-id.ts';
+import { birthDateFromId, maskIdsInText, normalizeIdNumber } from '../identity/resident-id.ts';
 import type { DeathField, ItemDef, PaymentField, SchemeDef } from '../config/settings.ts';
 import type { NewDeathRecord, NewPayment } from '../db/schema.ts';
 import { headerKey } from './layout.ts';
 
-export type RowResult<T> = { ok: true; row: T } | { ok: false; code: string; reason: string };
+export type RowResult<T> = { ok: true; row: T } | { ok: false; code: string; reason: string; /** DEATH_DATE_FUTURE: the date of death, `YYYY-MM-DD` */ deathDate?: string };
 
 const reject = (code: string, reason: string): { ok: false; code: string; reason: string } => ({ ok: false, code, reason });
 
@@ -30,6 +30,18 @@ export function buildVocabulary(schemes: readonly SchemeDef[], items: readonly I
   return { schemes: s, items: i };
 }
 
+/** headerKey of scheme and item cells, remembered: an extract repeats a handful of values a million times. */
+const vocabKeys = new Map<string, string>();
+function vocabKey(raw: string): string {
+  let k = vocabKeys.get(raw);
+  if (k === undefined) {
+    k = headerKey(raw);
+    if (vocabKeys.size >= 10_000) vocabKeys.clear();
+    vocabKeys.set(raw, k);
+  }
+  return k;
+}
+
 function cell<F extends string>(cells: readonly string[], columns: Partial<Record<F, number>>, f: F): string {
   const idx = columns[f];
   if (idx === undefined) return '';
@@ -48,7 +60,26 @@ function parseSex(raw: string): string | null {
   return null;
 }
 
-function parseId(raw: string): RowResult<{ id: string; valid: boolean }> {
+/**
+ * True when an identifier cell has lost digits to a spreadsheet: it was stored as a number (XLSX) and has
+ * more than 15 digits — spreadsheets keep 15 significant digits, so an 18-digit ID or a 19-digit account
+ * stored as a number ends in zeros that are not its own — or its text is in scientific notation
+ * (`3.60102E+17`, what a spreadsheet writes into a CSV it saves). Such a value is never used: a row holding
+ * it is rejected (DOMAIN.md §2, §3).
+ * @param numeric the cell was stored as a number (XLSX `SourceRow.numericCells`)
+ */
+export function digitsLost(raw: string, numeric: boolean): boolean {
+  const s = toHalfWidth(raw).replace(/\s/g, '');
+  if (/^[+-]?\d+(?:\.\d*)?e[+-]?\d+$/i.test(s)) return true;
+  return numeric && /^\d{16,}$/.test(s);
+}
+
+function lostReject(code: string, field: string, raw: string): { ok: false; code: string; reason: string } {
+  return reject(code, `${field} "${maskIdsInText(raw)}" was stored as a number and has lost digits (a spreadsheet keeps 15 significant digits); store the column as text`);
+}
+
+function parseId(raw: string, numeric = false): RowResult<{ id: string; valid: boolean }> {
+  if (digitsLost(raw, numeric)) return lostReject('ID_PRECISION_LOST', 'resident ID', raw);
   const n = normalizeIdNumber(raw);
   if (n.ok) return { ok: true, row: { id: n.id, valid: n.valid } };
   if (n.code === 'EMPTY') return reject('ID_MISSING', 'resident ID is empty');
@@ -56,29 +87,37 @@ function parseId(raw: string): RowResult<{ id: string; valid: boolean }> {
   return reject('ID_BAD_CHARACTERS', 'resident ID contains characters other than digits and a final X');
 }
 
+function isNumeric<F extends string>(numericCells: ReadonlySet<number> | undefined, columns: Partial<Record<F, number>>, f: F): boolean {
+  const idx = columns[f];
+  return idx !== undefined && numericCells !== undefined && numericCells.has(idx);
+}
+
 /**
  * Parses one payment row (待遇发放明细).
- * @returns the row to store (without file id), or a reject code: ID_*, NAME_MISSING, SCHEME_MISSING,
- *   SCHEME_UNKNOWN, ITEM_MISSING, PERIOD_*, AMOUNT_*, PAID_ON_INVALID, BATCH_MISSING
+ * @param numericCells XLSX: indexes of cells stored as numbers (identifiers among them may have lost digits)
+ * @returns the row to store (without file id), or a reject code: ID_* (ID_PRECISION_LOST included),
+ *   NAME_MISSING, SCHEME_MISSING, SCHEME_UNKNOWN, ITEM_MISSING, PERIOD_*, AMOUNT_*, PAID_ON_INVALID,
+ *   BATCH_MISSING, BATCH_PRECISION_LOST, ACCOUNT_PRECISION_LOST, PERSON_NO_PRECISION_LOST
  */
 export function parsePaymentRow(
   cells: readonly string[],
   columns: Partial<Record<PaymentField, number>>,
   line: number,
   vocab: Vocabulary,
+  numericCells?: ReadonlySet<number>,
 ): RowResult<NewPayment> {
   const idRaw = cell(cells, columns, 'id_number');
-  const id = parseId(idRaw);
+  const id = parseId(idRaw, isNumeric(numericCells, columns, 'id_number'));
   if (!id.ok) return id;
   const name = cleanName(cell(cells, columns, 'name'));
   if (name === '') return reject('NAME_MISSING', 'name is empty');
   const schemeRaw = cell(cells, columns, 'scheme');
   if (schemeRaw === '') return reject('SCHEME_MISSING', 'benefit scheme is empty');
-  const scheme = vocab.schemes.get(headerKey(schemeRaw));
+  const scheme = vocab.schemes.get(vocabKey(schemeRaw));
   if (!scheme) return reject('SCHEME_UNKNOWN', `benefit scheme "${schemeRaw}" is not a known code or name (add it under "schemes" in the settings file)`);
   const itemRaw = cell(cells, columns, 'item').normalize('NFC');
   if (itemRaw === '') return reject('ITEM_MISSING', 'benefit item is empty');
-  const item = vocab.items.get(headerKey(itemRaw)) ?? itemRaw;
+  const item = vocab.items.get(vocabKey(itemRaw)) ?? itemRaw;
   const period = parsePeriod(cell(cells, columns, 'period'));
   if (!period.ok) return period;
   const amount = parseAmountFen(cell(cells, columns, 'amount'));
@@ -92,13 +131,18 @@ export function parsePaymentRow(
   }
   const batch = toHalfWidth(cell(cells, columns, 'batch'));
   if (batch === '') return reject('BATCH_MISSING', 'batch number is empty');
+  if (digitsLost(batch, isNumeric(numericCells, columns, 'batch'))) return lostReject('BATCH_PRECISION_LOST', 'batch number', batch);
   const agency = toHalfWidth(cell(cells, columns, 'agency')) || null;
-  const account = toHalfWidth(cell(cells, columns, 'account')).replace(/[\s-]/g, '') || null;
+  const accountRaw = cell(cells, columns, 'account');
+  if (digitsLost(accountRaw, isNumeric(numericCells, columns, 'account'))) return lostReject('ACCOUNT_PRECISION_LOST', 'bank account', accountRaw);
+  const account = toHalfWidth(accountRaw).replace(/[\s-]/g, '') || null;
+  const personNo = toHalfWidth(cell(cells, columns, 'person_no'));
+  if (digitsLost(personNo, isNumeric(numericCells, columns, 'person_no'))) return lostReject('PERSON_NO_PRECISION_LOST', 'person number', personNo);
   return {
     ok: true,
     row: {
       line,
-      person_no: toHalfWidth(cell(cells, columns, 'person_no')) || null,
+      person_no: personNo || null,
       id_number: id.row.id,
       id_raw: idRaw,
       id_valid: id.row.valid ? 1 : 0,
@@ -129,8 +173,9 @@ export function isDeathReason(reason: string): boolean {
  * Parses one death-record row of any source. A public-security cancellation whose reason is not death is
  * accepted with `is_death = 0` (it is not a death; its date fields are kept but never used as one).
  * @param asOf business date `YYYY-MM-DD`; a death after it is rejected
- * @returns the row, or a reject code: ID_*, DEATH_DATE_MISSING, DEATH_DATE_INVALID, DEATH_DATE_FUTURE,
- *   BIRTH_DATE_INVALID, DEATH_BEFORE_BIRTH
+ * @param numericCells XLSX: indexes of cells stored as numbers (an ID among them may have lost digits)
+ * @returns the row, or a reject code: ID_* (ID_PRECISION_LOST included), DEATH_DATE_MISSING,
+ *   DEATH_DATE_INVALID, DEATH_DATE_FUTURE, BIRTH_DATE_INVALID, DEATH_BEFORE_BIRTH, DATE_INVALID
  */
 export function parseDeathRow(
   cells: readonly string[],
@@ -138,9 +183,10 @@ export function parseDeathRow(
   line: number,
   source: string,
   asOf: string,
+  numericCells?: ReadonlySet<number>,
 ): RowResult<NewDeathRecord> {
   const idRaw = cell(cells, columns, 'id_number');
-  const id = parseId(idRaw);
+  const id = parseId(idRaw, isNumeric(numericCells, columns, 'id_number'));
   if (!id.ok) return id;
   const reason = cell(cells, columns, 'cancel_reason');
   const isDeath = columns.cancel_reason === undefined || isDeathReason(reason);
@@ -163,7 +209,7 @@ export function parseDeathRow(
     const d = parseDate(deathRaw, 'death date');
     if (!d.ok) return reject(d.code === 'DATE_MISSING' ? 'DEATH_DATE_MISSING' : 'DEATH_DATE_INVALID', d.reason);
     death = d.value;
-    if (death > asOf) return reject('DEATH_DATE_FUTURE', `death date ${death} is after the business date ${asOf}`);
+    if (death > asOf) return { ...reject('DEATH_DATE_FUTURE', `death date ${death} is after the business date ${asOf}; the file is read again by the first run whose business date reaches it`), deathDate: death };
     const born = birth ?? (id.row.valid ? birthDateFromId(id.row.id) : null);
     if (born && death < born) return reject('DEATH_BEFORE_BIRTH', `death date ${death} is before the birth date ${born}`);
   } else if (deathRaw !== '') {

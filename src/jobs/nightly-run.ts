@@ -11,7 +11,7 @@ import type { Store } from '../db/connection.ts';
 import { ingestInbox, type FileReport } from '../ingest/ingest.ts';
 import { rebuildDeathFacts } from '../matching/death-facts.ts';
 import { DETECTORS } from '../detectors/index.ts';
-import type { Detector, Finding } from '../detectors/types.ts';
+import type { Detector, DetectorStats, Finding } from '../detectors/types.ts';
 import { upsertCases, type CaseChanges } from '../cases/upsert.ts';
 import { writeRunReports, type DetectorOutcome, type RunReportFiles } from '../reports/run-reports.ts';
 import { pausePoint } from '../config/test-hooks.ts';
@@ -84,6 +84,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     };
     const files = await step('ingest', () => ingestInbox({ store, inbox: opts.inbox, settings, runId, asOf, logger: log, signal: opts.signal, onFile: opts.onFile }));
     stopIfAsked();
+    if (files.some((f) => f.status === 'ingested')) await step('optimize', () => store.optimize());
     const deathFacts = await step('death_facts', () => rebuildDeathFacts(db));
     const outcomes: DetectorOutcome[] = [];
     const cases: Record<string, CaseChanges> = {};
@@ -91,7 +92,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     for (const d of opts.detectors ?? DETECTORS) {
       stopIfAsked();
       const t = Date.now();
-      const stats = { examined: 0 };
+      const stats: DetectorStats = { examined: 0 };
       try {
         const findings: Finding[] = [];
         for await (const f of d.run({ db, runId, asOf, settings, logger: log.child({ detector: d.id }), stats, claimed })) findings.push(f);
@@ -111,7 +112,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
         pausePoint('detect');
         cases[d.id] = await upsertCases(db, runId, d.id, findings, new Date().toISOString());
         const amountFen = findings.reduce((s, f) => s + f.amountFen, 0);
-        outcomes.push({ id: d.id, title: d.title, status: 'succeeded', examined: stats.examined, findings: findings.length, amountFen, ms: Date.now() - t });
+        outcomes.push({ id: d.id, title: d.title, status: 'succeeded', examined: stats.examined, findings: findings.length, amountFen, ms: Date.now() - t, ...(stats.benford ? { benford: stats.benford } : {}) });
         log.info({ step: 'detect', detector: d.id, examined: stats.examined, findings: findings.length, ms: Date.now() - t, cases: cases[d.id] }, `detector ${d.id} finished`);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);

@@ -42,14 +42,18 @@ export function csvLine(cells: readonly CsvValue[]): string {
 }
 
 /**
- * Writes a CSV file (BOM, CRLF) atomically: to a temporary name, then renamed into place.
+ * Writes a CSV file (BOM, CRLF) atomically: to a temporary name, then renamed into place. `-` writes to
+ * standard output, and an existing path that is not a regular file (`/dev/stdout`, a FIFO) is written in
+ * place — never replaced.
  * @param rows iterable of rows; the header is written even when there are no rows
  * @throws Error when the file cannot be written (the temporary file is removed)
  */
 export async function writeCsv(file: string, header: readonly string[], rows: Iterable<readonly CsvValue[]>): Promise<void> {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const out = fs.createWriteStream(tmp);
+  const toStdout = file === '-';
+  const inPlace = toStdout || writesInPlace(file);
+  if (!inPlace) fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = inPlace ? file : `${file}.tmp-${process.pid}`;
+  const out: import('node:stream').Writable = toStdout ? process.stdout : fs.createWriteStream(tmp);
   const failed = new Promise<never>((_, reject) => out.once('error', reject));
   failed.catch(() => undefined);
   const write = (s: string): Promise<void> | void => {
@@ -66,11 +70,21 @@ export async function writeCsv(file: string, header: readonly string[], rows: It
       }
     }
     if (buf) await write(buf);
-    await Promise.race([new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve()))), failed]);
-    fs.renameSync(tmp, file);
+    if (toStdout) return;
+    await Promise.race([new Promise<void>((resolve, reject) => out.end(() => resolve())), failed]);
+    if (!inPlace) fs.renameSync(tmp, file);
   } catch (e) {
-    out.destroy();
-    fs.rmSync(tmp, { force: true });
+    if (!toStdout) out.destroy();
+    if (!inPlace) fs.rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/** True when `file` exists and is not a regular file (a device such as /dev/stdout, a FIFO): write it in place. */
+export function writesInPlace(file: string): boolean {
+  try {
+    return !fs.statSync(file).isFile();
+  } catch {
+    return false;
   }
 }

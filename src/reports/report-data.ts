@@ -17,6 +17,20 @@ export interface DetectorOutcome {
   findings: number;
   amountFen: number;
   ms: number;
+  /** First-digit (Benford) test per batch, when the detector ran one (amount_anomaly): a table, not cases. */
+  benford?: BenfordRow[];
+}
+
+/** One batch's first-digit test (the shape src/detectors/benford.ts produces; reports cannot import detectors). */
+export interface BenfordRow {
+  batch: string;
+  n: number;
+  counts: number[];
+  observed: number[];
+  mad: number;
+  conformity: 'close' | 'acceptable' | 'marginal' | 'nonconformity';
+  chiSquare: number;
+  chiSquareRejects: boolean;
 }
 
 /** One payment row a case counts (case_payment → payment); reversals have a negative amount. */

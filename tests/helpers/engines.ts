@@ -57,3 +57,20 @@ export async function createTestDb(engine: Engine): Promise<TestDb> {
     },
   };
 }
+
+const targets = new Map<string, Promise<string>>();
+
+/**
+ * The database target for a test folder on the engine under test (ENGINES[0]): `dir/name` for SQLite, a
+ * throwaway PostgreSQL database for PostgreSQL (dropped by the integration run's global teardown). The same
+ * (dir, name) always gives the same target.
+ */
+export function engineTarget(dir: string, name = 'fundguard.db'): Promise<string> {
+  const key = `${dir}\0${name}`;
+  let t = targets.get(key);
+  if (!t) {
+    t = ENGINES[0] === 'postgres' ? createTestDb('postgres').then((d) => d.target) : Promise.resolve(path.join(dir, name));
+    targets.set(key, t);
+  }
+  return t;
+}

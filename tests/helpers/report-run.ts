@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadSettings } from '../../src/config/settings.ts';
 import { openStore, type Store } from '../../src/db/connection.ts';
+import { engineTarget } from './engines.ts';
 import { runNightly, type RunResult } from '../../src/jobs/nightly-run.ts';
 import { createLogger } from '../../src/log.ts';
 import { periodRange, writeDeaths, writePayments } from './report-inbox.ts';
@@ -42,7 +43,7 @@ export async function runScenario(upTo = PLAN.length, beforeStep?: (store: Store
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-reports-'));
   const inbox = path.join(root, 'inbox');
   const out = path.join(root, 'out');
-  const db = path.join(root, 'fundguard.db');
+  const db = await engineTarget(root);
   writeDeaths(inbox);
   const settings = loadSettings(undefined, root);
   const logger = createLogger('silent');

@@ -79,7 +79,7 @@ export function registerCases(program: Command): Command {
     .requiredOption('--out <file>', 'file to write')
     .action(async (o: { db?: string; out: string }) => {
       await withStore(o.db, async (store) => {
-        const n = await exportCasesCsv(store.db, path.resolve(o.out));
+        const n = await exportCasesCsv(store.db, o.out === "-" ? "-" : path.resolve(o.out));
         process.stderr.write(`fundguard: ${n} case(s) written to ${o.out}\n`);
       });
     });
@@ -277,7 +277,7 @@ export function registerCases(program: Command): Command {
     .action(async (o: { out: string; asOf?: string; district?: string; db?: string }) => {
       const asOf = asOfOption(o.asOf);
       await withStore(o.db, async (store) => {
-        const n = await writeFollowUpCsv(store.db, path.resolve(o.out), { asOf, calendar: loadHolidayCalendar(), district: o.district, timeZone: timeZone() });
+        const n = await writeFollowUpCsv(store.db, o.out === "-" ? "-" : path.resolve(o.out), { asOf, calendar: loadHolidayCalendar(), district: o.district, timeZone: timeZone() });
         process.stderr.write(`fundguard: ${n} open case(s) written to ${o.out}\n`);
       });
     });
@@ -289,7 +289,7 @@ export function registerCases(program: Command): Command {
     .addOption(dbOption())
     .action(async (o: { out: string; db?: string }) => {
       await withStore(o.db, async (store) => {
-        const n = await writeDishonestyCsv(store.db, path.resolve(o.out), timeZone());
+        const n = await writeDishonestyCsv(store.db, o.out === "-" ? "-" : path.resolve(o.out), timeZone());
         process.stderr.write(`fundguard: ${n} candidate(s) written to ${o.out}\n`);
       });
     });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, type Settings } from '../src/config/settings.ts';
+import { engineTarget } from './helpers/engines.ts';
 import { openStore, type Store } from '../src/db/connection.ts';
 import { runNightly, type RunResult } from '../src/jobs/nightly-run.ts';
 import { silentLogger } from '../src/log.ts';
@@ -57,7 +58,7 @@ beforeAll(async () => {
   scenario = buildScenario();
   writeInbox(scenario, path.join(dir, 'inbox'));
   settings = loadSettings(undefined, dir);
-  store = await openStore(path.join(dir, 'fundguard.db'));
+  store = await openStore(await engineTarget(dir));
   run = await runNightly({ store, inbox: path.join(dir, 'inbox'), outDir: path.join(dir, 'out'), asOf: AS_OF, settings, logger: silentLogger });
   found = (await store.db.selectFrom('finding').selectAll().where('run_id', '=', run.runId).execute()).map((f) => ({
     detector: f.detector, caseKey: f.case_key, idNumber: f.id_number, name: f.name, schemes: f.scheme, first: f.first_period, last: f.last_period,
@@ -204,6 +205,16 @@ describe('Benford table', () => {
     expect(stats.benford).toEqual(await benfordByBatch(store.db, settings.detectors.benford));
     expect(findings.every((f) => f.detector === 'amount_anomaly' && f.amountFen === 0)).toBe(true);
   });
+
+  it('appears in summary.html as a table, one row per tested batch', () => {
+    const html = fs.readFileSync(path.join(dir, 'out', AS_OF, 'summary.html'), 'utf8');
+    const want = scenario.benford.filter((b) => b.conformity !== 'absent');
+    expect(html).toContain('<section id="benford">');
+    const section = html.slice(html.indexOf('<section id="benford">'), html.indexOf('</section>', html.indexOf('<section id="benford">')));
+    for (const b of want) expect(section).toContain(`data-key="${b.batch}"`);
+    for (const b of want) expect(section).toContain(b.conformity);
+    for (const b of scenario.benford.filter((x) => x.conformity === 'absent')) expect(section).not.toContain(b.batch);
+  });
 });
 
 describe('a failing detector', () => {
@@ -212,7 +223,7 @@ describe('a failing detector', () => {
     try {
       const s = buildScenario({ only: ['dup-rerun-batch'] });
       writeInbox(s, path.join(d2, 'inbox'));
-      const st = await openStore(path.join(d2, 'fundguard.db'));
+      const st = await openStore(await engineTarget(d2));
       try {
         const broken: Detector = {
           id: 'broken',
@@ -241,9 +252,9 @@ describe('a failing detector', () => {
 });
 
 describe('CLI', () => {
-  it('`fundguard cases export` writes the cases with the detector ids', () => {
+  it('`fundguard cases export` writes the cases with the detector ids', async () => {
     const out = path.join(dir, 'cases.csv');
-    execFileSync(process.execPath, [path.join(repo, 'bin/fundguard.js'), 'cases', 'export', '--db', path.join(dir, 'fundguard.db'), '--format', 'csv', '--out', out], { stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(repo, 'bin/fundguard.js'), 'cases', 'export', '--db', await engineTarget(dir), '--format', 'csv', '--out', out], { stdio: 'pipe' });
     const lines = fs.readFileSync(out, 'utf8').replace(/^\ufeff/, '').split('\r\n').filter(Boolean);
     expect(lines[0]).toBe('case_id,detector,id_number,name,district_code,scheme,first_period,last_period,months,amount,confidence,status,recovered,outstanding');
     const detectors = new Set(lines.slice(1).map((l) => l.split(',')[1]));

@@ -117,6 +117,11 @@ describe('approval by a second person', () => {
     ['false_positive', '王芳', '王芳'],
     ['written_off', 'Wang Fang', '  wang   FANG '],
     ['written_off', '王芳', '王芳 '],
+    // Found by a new user: spaces inside a name must not make the actor a second person.
+    ['false_positive', '王审核', '王 审核'],
+    ['false_positive', '王审核', '王\u3000审核'],
+    ['written_off', 'Wang Li', 'wangli'],
+    ['written_off', '阿依古丽·买买提', '阿依古丽买买提'],
   ] as const)('%s approved by the actor (%s / %s) is refused', async (to, by, approvedBy) => {
     await forceStatus(to === 'false_positive' ? 'new' : 'escalated');
     const e = await refused(transitionCase(store.db, { caseId, to, by, reason: 'r', approvedBy }, ctx));

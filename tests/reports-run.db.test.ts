@@ -201,4 +201,13 @@ describe('adjudicated cases', () => {
     const statuses = (wb.worksheets[0]!.getColumn(4).values as unknown[]).slice(2);
     expect(statuses.sort()).toEqual(['new', 'suspended']);
   });
+
+  it('count a closed case among what was found but not among what is still open (summary cards)', () => {
+    const html = fs.readFileSync(path.join(t.out, t.runs[1]!.asOf, 'summary.html'), 'utf8');
+    const card = (id: string) => new RegExp(`id="${id}"[^>]*><span>[^<]*</span><b>([^<]*)</b>`).exec(html)![1]!;
+    const fen = (s: string) => Math.round(Number(s.replace(/,/g, '')) * 100);
+    const closed = expectedCases(t.runs[1]!.periods).find((e) => e.person.key === 'sum')!;
+    expect(closed.amountFen).toBeGreaterThan(0);
+    expect(fen(card('total-amount')) - fen(card('open-amount'))).toBe(closed.amountFen);
+  });
 });

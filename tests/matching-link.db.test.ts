@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { loadSettings } from '../src/config/settings.ts';
+import { engineTarget } from './helpers/engines.ts';
 import { openStore, type Store } from '../src/db/connection.ts';
 import { runNightly } from '../src/jobs/nightly-run.ts';
 import { silentLogger } from '../src/log.ts';
@@ -44,7 +45,7 @@ async function runWorld(dir: string, pays: Pay[], deaths: Death[]): Promise<Stor
     fs.mkdirSync(path.join(inbox, 'deaths', source), { recursive: true });
     fs.writeFileSync(path.join(inbox, 'deaths', source, 'd.csv'), [headers[source], ...rows].join('\n') + '\n');
   }
-  const store = await openStore(path.join(dir, 'x.db'));
+  const store = await openStore(await engineTarget(dir, 'x.db'));
   await runNightly({ store, inbox, outDir: path.join(dir, 'out'), asOf: AS_OF, settings: loadSettings(undefined, dir), logger: silentLogger });
   return store;
 }
