@@ -1,18 +1,18 @@
 /**
  * Sample-data generator CLI.
  *
- *   node bin/run-ts.js sample-data/generate.ts [--seed N] [--recipients N] [--months N] [--start YYYY-MM] [--out DIR]
- *   npm run generate -- --recipients 100000 --months 12 --out /tmp/big
+ *   node bin/run-ts.js sample-data/generate.ts [--seed N] [--recipients N] [--months N] [--start YYYY-MM] [--layout plain|messy] [--out DIR]
+ *   npm run generate -- --recipients 100000 --months 12 --layout plain --out /tmp/big
  *
  * Writes DIR/inbox/ (payment and death-record extracts) and DIR/expected/ (cases.csv, rejects.csv,
- * summary.json). Defaults: seed 20240101, 3000 recipients, 18 months from 2024-01, DIR = this folder.
- * See sample-data/README.md.
+ * summary.json). Defaults: seed 20240101, 3000 recipients, 18 months from 2024-01, layout messy, DIR = this
+ * folder. See sample-data/README.md.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_OPTIONS, generateInbox, type GenerateOptions } from './lib/generator.ts';
 
-const USAGE = 'usage: generate.ts [--seed N] [--recipients N] [--months N] [--start YYYY-MM] [--out DIR]';
+const USAGE = 'usage: generate.ts [--seed N] [--recipients N] [--months N] [--start YYYY-MM] [--layout plain|messy] [--out DIR]';
 
 function parseArgs(argv: string[]): GenerateOptions {
   const opts: GenerateOptions = { ...DEFAULT_OPTIONS, outDir: path.dirname(fileURLToPath(import.meta.url)) };
@@ -43,6 +43,10 @@ function parseArgs(argv: string[]): GenerateOptions {
       case '--start':
         opts.start = value;
         break;
+      case '--layout':
+        if (value !== 'plain' && value !== 'messy') throw new Error(`--layout must be "plain" or "messy", got "${value}"`);
+        opts.layout = value;
+        break;
       case '--out':
         opts.outDir = path.resolve(value);
         break;
@@ -59,11 +63,13 @@ try {
   const { summary, inboxDir, expectedDir } = await generateInbox(opts);
   const secs = (performance.now() - t0) / 1000;
   const t = summary.totals;
+  const cases = Object.entries(t.cases).map(([d, n]) => `${d} ${n}`).join(', ');
   console.log(
-    `generated ${t.paymentRows} payment rows in ${t.paymentFiles} files, ` +
+    `generated ${t.paymentRows} payment rows in ${t.paymentFiles} files (${summary.options.layout}, ${t.xlsxFiles} XLSX), ` +
       `${Object.values(t.deathRecords).reduce((a, b) => a + b, 0)} death records in ${t.deathFiles} files ` +
-      `(${t.deceasedRecipients} deceased recipients, ${t.overpaidRecipients} expected cases, ¥${t.totalOverpaid} overpaid, ` +
-      `${t.paymentRowsRejected} bad rows) in ${secs.toFixed(1)} s (${Math.round(t.paymentRows / secs)} payment rows/s)\n` +
+      `(${t.deceasedRecipients} deceased recipients, ¥${t.totalOverpaid} overpaid, ${t.paymentRowsRejected} rows to reject) ` +
+      `in ${secs.toFixed(1)} s (${Math.round(t.paymentRows / secs)} payment rows/s)\n` +
+      `  expected cases: ${cases}\n` +
       `  inbox:    ${inboxDir}\n  expected: ${expectedDir}`,
   );
 } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * End to end on generated data (issue 2): the exported cases equal the generator's expected findings,
  * every row is accounted for, a re-run changes nothing. Runs on every engine of tests/helpers/engines.ts.
+ * The plain layout (CSV, header and data rows); the messy layout is tests/sample-e2e.db.test.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,7 +21,7 @@ describe.each(ENGINES)('pipeline on generated data (%s)', (engine) => {
 
   beforeAll(async () => {
     t = await createTestDb(engine);
-    gen = await generate(t.dir, 600, 18);
+    gen = await generate(t.dir, 600, 18, 20240101, '2024-01', 'plain');
     store = await t.open();
     await runJob(store, gen.inboxDir, path.join(t.dir, 'out'));
     first = await exportText(store, t.dir);
@@ -91,7 +92,7 @@ describe.each(ENGINES)('a run dated before some deaths loses none of them (%s)',
     const early = await createTestDb(engine);
     const fresh = await createTestDb(engine);
     try {
-      const gen = await generate(early.dir, 500, 15, 555);
+      const gen = await generate(early.dir, 500, 15, 555, '2024-01', 'plain');
       const a = await early.open();
       const b = await fresh.open();
       try {
@@ -105,9 +106,21 @@ describe.each(ENGINES)('a run dated before some deaths loses none of them (%s)',
         await runJob(b, gen.inboxDir, path.join(fresh.dir, 'out'), '2025-12-31');
         const cols = (t: string) => csvRecords(t).map((r) => [r.detector, r.id_number, r.first_period, r.last_period, r.months, r.amount, r.confidence].join(','));
         const expected = csvRecords(fs.readFileSync(path.join(gen.expectedDir, 'cases.csv'), 'utf8')).length;
-        const got = cols(await exportText(a, early.dir));
+        const all = cols(await exportText(a, early.dir));
+        const freshCases = cols(await exportText(b, fresh.dir));
+        // Before the death was known, a post-death payment can be another detector's finding (a re-run copy is a
+        // duplicate; the sample generator plants one: pattern deceased_with_duplicates). Once deceased_payment
+        // claims it, that case is no longer found: it stays, zeroed (months 0, amount 0.00 — README "Recovery
+        // cases"), and its person has a deceased_payment case. Every other case equals a fresh run's.
+        const zeroed = all.filter((l) => l.split(',')[4] === '0');
+        const got = all.filter((l) => !zeroed.includes(l));
         expect(got.length).toBe(expected);
-        expect(got).toEqual(cols(await exportText(b, fresh.dir)));
+        expect(got).toEqual(freshCases);
+        for (const l of zeroed) {
+          const [detector, id, , , , amount] = l.split(',');
+          expect({ otherDetector: ['duplicate_payment', 'concurrent_pension', 'amount_anomaly'].includes(detector!), amount, deceased: freshCases.some((x) => x.startsWith(`deceased_payment,${id},`)) })
+            .toEqual({ otherDetector: true, amount: '0.00', deceased: true });
+        }
         expect(await a.db.selectFrom('reject').select('code').where('code', '=', 'DEATH_DATE_FUTURE').execute()).toEqual([]);
         // Every death record is stored once: the first reading was replaced, not added to.
         const count = async (s: Store) => Number((await s.db.selectFrom('death_record').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);

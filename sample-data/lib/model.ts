@@ -1,6 +1,8 @@
 /**
  * The recipient model: one pension recipient's whole story over the window (routine payments, death, reporting
- * lag, funeral grant, back pay, bank returns, death records), as a pure function of (seed, index).
+ * lag, funeral grant, back pay, bank returns, death records), as a pure function of (seed, index). A recipient
+ * may play a forced scenario (SCENARIOS, placed by patterns.ts `placeStories`) or a part in an anomaly pattern
+ * (patterns.ts), which fixes some draws and adds payments.
  *
  * Month numbers in this module are window month indexes: 0 = the first month of the window, M − 1 = the last.
  * Money is integer fen. Day numbers are days since 1970-01-01 (calendar.ts).
@@ -30,8 +32,17 @@ export const ITEM_PENSION = '基本养老金';
 export const ITEM_BACK_PAY = '补发养老金';
 export const ITEM_FUNERAL = '丧葬补助金';
 export const ITEM_SURVIVOR_LUMP = '一次性抚恤金';
+export const ITEM_SURVIVOR_PENSION = '供养亲属抚恤金';
 /** Items paid because of the death: never overpayments (DOMAIN.md §4, seeds/items.json). */
-export const EXEMPT_ITEMS: ReadonlySet<string> = new Set([ITEM_FUNERAL, ITEM_SURVIVOR_LUMP, '供养亲属抚恤金']);
+export const EXEMPT_ITEMS: ReadonlySet<string> = new Set([ITEM_FUNERAL, ITEM_SURVIVOR_LUMP, ITEM_SURVIVOR_PENSION]);
+/** Item names written by the generator → item codes of seeds/items.json (what the store keeps). */
+export const ITEM_CODES: Readonly<Record<string, string>> = {
+  [ITEM_PENSION]: 'pension',
+  [ITEM_BACK_PAY]: 'back_pay',
+  [ITEM_FUNERAL]: 'funeral_grant',
+  [ITEM_SURVIVOR_LUMP]: 'survivor_lump_sum',
+  [ITEM_SURVIVOR_PENSION]: 'survivor_pension',
+};
 
 export type SourceId = 'civil-affairs' | 'public-security' | 'health';
 export const SOURCES: readonly SourceId[] = ['civil-affairs', 'public-security', 'health'];
@@ -54,11 +65,15 @@ export interface ExtraPayment {
   period: number;
   /** Signed amount in fen (negative = reversal). */
   fen: number;
+  /** Scheme index (SCHEMES) when not the recipient's own scheme (a second pension, a survivor pension). */
+  scheme?: number;
+  /** Run of the batch: 1 = the routine run (`…01`), 2 and 3 = re-runs (`…02`, `…03`) of the same batch. */
+  run?: number;
 }
 
 export type ReversalMode = 'all' | 'last' | 'partial';
 
-/** A forced story, placed at fixed indexes so that every scenario exists even in a small data set. */
+/** A forced story, placed at fixed indexes (patterns.ts `placeStories`) so that it exists even in a small data set. */
 export interface Scenario {
   name: string;
   deceased: boolean;
@@ -75,6 +90,12 @@ export interface Scenario {
   sources?: SourceId[];
   cancel?: CancelReason;
   livingBackPay?: boolean;
+  /** Scheme index (SCHEMES) instead of a weighted draw. */
+  scheme?: number;
+  /** Agency district index (DISTRICTS) instead of a weighted draw. */
+  district?: number;
+  /** Earliest window month of the death (room for payments before it). */
+  minDeathM?: number;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -102,15 +123,46 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'living_rare_name', deceased: false, rare: true },
 ];
 
-/** Indexes of the forced scenarios: spread evenly over the population. */
-export function scenarioIndexes(recipients: number): Map<number, Scenario> {
-  const out = new Map<number, Scenario>();
-  const k = SCENARIOS.length;
-  SCENARIOS.forEach((sc, j) => {
-    const i = recipients >= k ? Math.floor(((2 * j + 1) * recipients) / (2 * k)) : j;
-    if (i < recipients) out.set(i, sc);
-  });
-  return out;
+/**
+ * An anomaly pattern (patterns.ts): a story of one or more recipients (its members, at consecutive indexes)
+ * that one or more detectors must find — or, for a decoy, must not.
+ */
+export interface PatternDef {
+  name: string;
+  /** Number of recipients taking part (members 0 … size − 1; member 0 is the lead). */
+  size: number;
+  kind: 'finding' | 'decoy';
+  /** Detectors that must find something about the members (every fixed instance; amount_anomaly given 20 peers). */
+  finds: readonly string[];
+  /** Detectors that must find nothing about the members: what the pattern is a decoy for. */
+  clears: readonly string[];
+  description: string;
+  /** The forced attributes of member `member` (scheme, death, …); every random event is off. */
+  base(member: number): Scenario;
+  /** Adds the pattern's payments and overrides to a member built from {@link base}. */
+  apply(ctx: PatternContext): void;
+}
+
+/** What {@link PatternDef.apply} receives. */
+export interface PatternContext {
+  w: World;
+  r: Recipient;
+  member: number;
+  /** Index of member 0. */
+  lead: number;
+  /** Draws shared by every member of the instance (the same sequence for each member). */
+  shared: Rng;
+  /** Member 0 of the instance (built on demand; `r` itself for member 0). */
+  leadRecipient(): Recipient;
+}
+
+/** A recipient's part in a pattern instance. */
+export interface Role {
+  pattern: PatternDef;
+  member: number;
+  lead: number;
+  /** Placed as a fixed story (true) or drawn at the population rate (false). */
+  forced: boolean;
 }
 
 /** Window and derived constants shared by every recipient. */
@@ -122,6 +174,8 @@ export interface World {
   startAbs: number;
   ids: Identities;
   forced: Map<number, Scenario>;
+  /** The pattern role of recipient `i`, if any (patterns.ts). */
+  roleOf(i: number): Role | null;
 }
 
 export interface Death {
@@ -158,6 +212,12 @@ export interface Recipient {
   extras: ExtraPayment[];
   cancel: { reason: CancelReason; day: number } | null;
   scenario: Scenario | null;
+  /** Part in an anomaly pattern (patterns.ts), or null. */
+  role: Role | null;
+  /** Routine payments of months `from`…`to` go to another account (a shared account). */
+  altAccount: { account: string; bank: string; from: number; to: number } | null;
+  /** Routine amount (fen) of particular months instead of the monthly pension (a keying error). */
+  routineFen: Map<number, number> | null;
   reversal: ReversalMode | null;
   funeral: boolean;
   legitBackPay: boolean;
@@ -168,6 +228,12 @@ export interface Recipient {
 /** Monthly pension (fen) for window month `m`. */
 export function monthlyFen(w: World, r: Recipient, m: number): number {
   return r.amounts[yearOf(w.startAbs + m) - yearOf(w.startAbs)]!;
+}
+
+/** The routine payment (fen) of window month `m`: the monthly pension unless a pattern overrides it. */
+export function routineFen(w: World, r: Recipient, m: number): number {
+  const o = r.routineFen?.get(m);
+  return o ?? r.amounts[yearOf(w.startAbs + m) - yearOf(w.startAbs)]!;
 }
 
 /** Agency paying in window month `m`. */
@@ -202,17 +268,32 @@ function between(rng: Rng, lo: number, hi: number): number {
 
 const KIND_ORDER: Record<BatchKind, number> = { P: 0, B: 1, S: 2, R: 3 };
 
+/** Sort order of extra payments: pay month, kind, scheme, run, period, item. */
+export function extraOrder(a: ExtraPayment, b: ExtraPayment): number {
+  return (
+    a.m - b.m ||
+    KIND_ORDER[a.kind] - KIND_ORDER[b.kind] ||
+    (a.scheme ?? -1) - (b.scheme ?? -1) ||
+    (a.run ?? 1) - (b.run ?? 1) ||
+    a.period - b.period ||
+    (a.item < b.item ? -1 : a.item > b.item ? 1 : 0)
+  );
+}
+
 /**
  * Builds recipient `i`: a pure function of (world seed, window, i); forced scenarios come from `w.forced`.
  */
 export function makeRecipient(w: World, i: number): Recipient {
   const M = w.months;
   const rng = new Rng(hash32(w.seed, TAG.recipient, i));
-  const sc = w.forced.get(i) ?? null;
+  const role = w.roleOf(i);
+  const sc = role ? role.pattern.base(role.member) : (w.forced.get(i) ?? null);
 
   const sex: Sex = rng.chance(0.48) ? 'M' : 'F';
-  const scheme = rng.weighted(SCHEME_CUM);
-  const district = pickDistrict(rng);
+  const schemeDraw = rng.weighted(SCHEME_CUM);
+  const scheme = sc?.scheme ?? schemeDraw;
+  const districtDraw = pickDistrict(rng);
+  const district = sc?.district ?? districtDraw;
   const agency = pickAgency(rng, district);
   const areaDistrict = rng.chance(0.8) ? district : pickOtherDistrict(rng, district);
   const rareDraw = rng.chance(0.005);
@@ -260,7 +341,10 @@ export function makeRecipient(w: World, i: number): Recipient {
     death: null,
     extras: [],
     cancel: null,
-    scenario: sc,
+    scenario: role ? null : sc,
+    role,
+    altAccount: null,
+    routineFen: null,
     reversal: null,
     funeral: false,
     legitBackPay: false,
@@ -277,7 +361,7 @@ export function makeRecipient(w: World, i: number): Recipient {
     const lag = sc?.lag ?? sampleLag(rng);
     if (sc) {
       // Forced story: a death month that leaves room for it before the window ends (when the window allows).
-      const lo = Math.min(M - 1, startM + (sc.mover ? 1 : 0));
+      const lo = Math.min(M - 1, Math.max(startM + (sc.mover ? 1 : 0), sc.minDeathM ?? 0));
       const hi = Math.max(lo, M - 1 - need);
       const dm = Math.min(M - 1, rng.int(lo, hi));
       day = rng.int(firstDayOfMonth(w.startAbs + dm), lastDayOfMonth(w.startAbs + dm));
@@ -409,9 +493,11 @@ export function makeRecipient(w: World, i: number): Recipient {
     }
   }
 
-  if (r.extras.length > 1) {
-    r.extras.sort((a, b) => a.m - b.m || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.period - b.period || (a.item < b.item ? -1 : a.item > b.item ? 1 : 0));
+  if (role) {
+    const shared = new Rng(hash32(w.seed, TAG.pattern, role.lead, 1));
+    role.pattern.apply({ w, r, member: role.member, lead: role.lead, shared, leadRecipient: () => (role.member === 0 ? r : makeRecipient(w, role.lead)) });
   }
+  if (r.extras.length > 1) r.extras.sort(extraOrder);
   return r;
 }
 
@@ -440,68 +526,4 @@ export function makeNonRecipientDeath(w: World, j: number): NonRecipientDeath {
   const cremation = day + rng.int(1, 7);
   const cancelDay = day + rng.int(14, 56);
   return { person, day, civil: inCivil ? cremation : null, publicSecurity: inPublic ? cancelDay : null, health: inHealth };
-}
-
-/** One expected finding (expected/cases.csv). */
-export interface ExpectedCase {
-  detector: 'deceased_payment';
-  idNumber: string;
-  name: string;
-  districtCode: string;
-  scheme: string;
-  firstPeriod: number;
-  lastPeriod: number;
-  months: number;
-  amountFen: number;
-}
-
-/**
- * The expected deceased_payment finding of a deceased recipient, or null when nothing is overpaid.
- * Rule (DOMAIN.md §4): for each (scheme, item, period) with period after the death month and an item not
- * payable after death, net = payments + reversals; counted when net > 0. District = first 6 digits of the
- * agency of the latest counted (positive) payment, latest by (period, pay month).
- */
-export function expectedCase(w: World, r: Recipient): ExpectedCase | null {
-  const d = r.death;
-  if (!d) return null;
-  const scheme = SCHEMES[r.scheme]!.code;
-  const net = new Map<string, { period: number; fen: number; latestM: number; agency: string }>();
-  const add = (item: string, period: number, fen: number, m: number) => {
-    if (period <= d.m || EXEMPT_ITEMS.has(item)) return;
-    const key = `${scheme}|${item}|${period}`;
-    let e = net.get(key);
-    if (!e) net.set(key, (e = { period, fen: 0, latestM: -1, agency: '' }));
-    e.fen += fen;
-    if (fen > 0 && m >= e.latestM) {
-      e.latestM = m;
-      e.agency = agencyAt(r, m);
-    }
-  };
-  for (let p = Math.max(r.startM, d.m + 1); p <= d.lastPaid; p++) add(ITEM_PENSION, p, monthlyFen(w, r, p), p);
-  for (const x of r.extras) add(x.item, x.period, x.fen, x.m);
-
-  const periods = new Set<number>();
-  let amount = 0;
-  let latest: { period: number; m: number; agency: string } | null = null;
-  for (const e of net.values()) {
-    if (e.fen <= 0) continue;
-    periods.add(e.period);
-    amount += e.fen;
-    if (!latest || e.period > latest.period || (e.period === latest.period && e.latestM > latest.m)) {
-      latest = { period: e.period, m: e.latestM, agency: e.agency };
-    }
-  }
-  if (periods.size === 0 || !latest) return null;
-  const sorted = [...periods].sort((a, b) => a - b);
-  return {
-    detector: 'deceased_payment',
-    idNumber: r.person.id18,
-    name: r.person.name,
-    districtCode: latest.agency.slice(0, 6),
-    scheme,
-    firstPeriod: sorted[0]!,
-    lastPeriod: sorted[sorted.length - 1]!,
-    months: sorted.length,
-    amountFen: amount,
-  };
 }

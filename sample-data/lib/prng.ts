@@ -42,6 +42,10 @@ export const TAG = {
   nonRecipient: 8,
   badPerson: 9,
   scenario: 10,
+  pattern: 11,
+  patternBlock: 12,
+  layout: 13,
+  idAsNumber: 14,
 } as const;
 
 /** mulberry32: a small 32-bit-state PRNG; plenty for one recipient's few dozen draws. */

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { generateInbox, type GenerateResult } from '../../sample-data/lib/generator.ts';
+import { generateInbox, type GenerateResult, type Layout } from '../../sample-data/lib/generator.ts';
 import { loadSettings } from '../../src/config/settings.ts';
 import { runNightly, type RunResult } from '../../src/jobs/nightly-run.ts';
 import { exportCasesCsv } from '../../src/cases/export.ts';
@@ -15,9 +15,13 @@ import type { Store } from '../../src/db/connection.ts';
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(REPO, 'bin/fundguard.js');
 
-/** Generates a synthetic inbox into `dir/gen` (deterministic). */
-export async function generate(dir: string, recipients = 400, months = 15, seed = 20240101, start = '2024-01'): Promise<GenerateResult> {
-  return generateInbox({ seed, recipients, months, start, outDir: path.join(dir, 'gen') });
+/**
+ * Generates a synthetic inbox into `dir/gen` (deterministic). `layout` `plain` (default): header and data rows,
+ * CSV only; `messy`: title rows, repeated headers, summary rows, notes, blank lines and XLSX files
+ * (sample-data/README.md).
+ */
+export async function generate(dir: string, recipients = 400, months = 15, seed = 20240101, start = '2024-01', layout: Layout = 'plain'): Promise<GenerateResult> {
+  return generateInbox({ seed, recipients, months, start, layout, outDir: path.join(dir, 'gen') });
 }
 
 /** Runs the job in-process with the shipped settings. */
