@@ -14,7 +14,7 @@ describe('time zone independence (CLI)', () => {
   let gen: GenerateResult;
   beforeAll(async () => {
     t = await createTestDb('sqlite');
-    gen = await generate(t.dir, 300, 14, 99);
+    gen = await generate(t.dir, 300, 14, 99, '2024-01', 'messy'); // CSV in three encodings and XLSX with date cells
   });
   afterAll(async () => t?.cleanup());
 
@@ -27,9 +27,11 @@ describe('time zone independence (CLI)', () => {
       const exp = path.join(t.dir, `cases-${tz.replace('/', '_')}.csv`);
       const ex = cli(['cases', 'export', '--db', db, '--format', 'csv', '--out', exp], { TZ: tz });
       expect(ex.status, ex.stderr).toBe(0);
-      return [fs.readFileSync(exp, 'utf8'), fs.readFileSync(path.join(out, '2025-06-30', 'findings.csv'), 'utf8')];
+      return [fs.readFileSync(exp, 'utf8'), fs.readFileSync(path.join(out, '2025-06-30', 'findings.csv'), 'utf8'), fs.readFileSync(path.join(out, '2025-06-30', 'rejects.csv'), 'utf8')];
     });
     expect(csvRecords(outputs[0]![0]!).length).toBeGreaterThan(0);
+    expect(gen.summary.files.some((f) => f.file.endsWith('.xlsx'))).toBe(true);
+    expect(outputs[0]![2]).toContain('ID_PRECISION_LOST');
     expect(outputs[1]).toEqual(outputs[0]);
   });
 
