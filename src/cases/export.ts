@@ -10,12 +10,12 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.ts';
 import { formatFen } from '../calendar/values.ts';
+import { byteCmp } from '../byte-order.ts';
 import { writeCsv, type CsvValue } from '../reports/csv.ts';
 import { balanceOf, recoveredByCase } from './ledger.ts';
 
 export const EXPORT_HEADER = ['case_id', 'detector', 'id_number', 'name', 'district_code', 'scheme', 'first_period', 'last_period', 'months', 'amount', 'confidence', 'status', 'recovered', 'outstanding'] as const;
 
-const byteCmp = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /** The export rows, in contract order. */
 export async function exportRows(db: Kysely<DB>): Promise<CsvValue[][]> {

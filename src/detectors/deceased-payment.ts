@@ -24,19 +24,10 @@ import { linkDeaths, type RecipientDeath } from '../matching/link.ts';
 import { fullestName } from '../matching/names.ts';
 import type { DB } from '../db/schema.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
+import type { PaymentRow } from './shared.ts';
 
 /** A payment row a finding may count (period after the death month, item not exempt). */
-export interface CandidatePayment {
-  id: number;
-  id_number: string;
-  name: string;
-  scheme: string;
-  item: string;
-  period: string;
-  amount_fen: number;
-  paid_on: string | null;
-  district_code: string | null;
-}
+export type CandidatePayment = Pick<PaymentRow, 'id' | 'id_number' | 'name' | 'scheme' | 'item' | 'period' | 'amount_fen' | 'paid_on' | 'district_code'>;
 
 const CHUNK = 400;
 

@@ -42,7 +42,8 @@ export function toPaymentRow(r: {
 }
 
 /** Byte-wise string order (the same on every engine and collation). */
-export const byteCmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+import { byteCmp } from '../byte-order.ts';
+export { byteCmp };
 
 /** Orders payments earliest first: period, then pay date (unknown last), then batch, then storage order. */
 export function paymentOrder(a: PaymentRow, b: PaymentRow): number {

@@ -155,7 +155,8 @@ export interface RunDataInput {
 }
 
 /** Byte-wise comparison of UTF-8 strings (collation- and engine-independent ordering). */
-export const byteCmp = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
+import { byteCmp } from '../byte-order.ts';
+export { byteCmp };
 
 interface EvidenceShape {
   why?: string;
