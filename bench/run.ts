@@ -137,8 +137,18 @@ for (const scale of scales) {
   for (const [label, m] of [['full', full], ['incremental', incr]] as const) {
     console.log(`| ${label} | ${f(m, 'rows')} | ${f(m, 'wallS').toFixed(2)} | ${Math.round(f(m, 'rowsPerS'))} | ${f(m, 'peakRssMiB').toFixed(0)} | ${steps.map((s) => median(m.map((x) => x.steps[s] ?? 0)).toFixed(2)).join(' | ')} |`);
   }
-  const dets = Object.keys(full[0]!.detectors);
-  console.log(`detectors (full run, s): ${dets.map((d) => `${d} ${median(full.map((x) => x.detectors[d] ?? 0)).toFixed(2)}`).join(', ')}`);
+  for (const [label, m] of [['full', full], ['incremental', incr]] as const) {
+    const dets = Object.keys(m[0]!.detectors);
+    console.log(`detectors (${label} run, s): ${dets.map((d) => `${d} ${median(m.map((x) => x.detectors[d] ?? 0)).toFixed(2)}`).join(', ')}`);
+  }
+  const fullS = f(full, 'wallS');
+  const incrS = f(incr, 'wallS');
+  const rss = Math.max(...[...full, ...incr].map((x) => x.peakRssMiB));
+  console.log(`cost per row: full ${((fullS / f(full, 'rows')) * 1e6).toFixed(2)} µs, incremental ${((incrS / f(incr, 'rows')) * 1e6).toFixed(2)} µs`);
+  if (n === 1_000_000) {
+    const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+    console.log(`targets (issue 10, at 1M recipients): full ≤ 60 s: ${fullS.toFixed(1)} s ${mark(fullS <= 60)}; incremental ≤ 7 s: ${incrS.toFixed(1)} s ${mark(incrS <= 7)}; peak RSS ≤ 1024 MiB: ${rss.toFixed(0)} MiB ${mark(rss <= 1024)}`);
+  }
 }
 }
 const file = path.join(outRoot, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
