@@ -168,9 +168,9 @@ describe.each(ENGINES)('an incremental run equals a full re-run (%s)', (engine) 
   const csvLine = (c: string[]): string => c.map((v) => (v.includes(',') ? `"${v}"` : v)).join(',');
   const yuan = (v: string): number => Math.round(Number(v.replace(/[,￥¥]/g, '')) * 100);
 
-  type Snapshot = { findings: string[]; cases: string[]; zeroed: string[]; mode: string };
+  type Snapshot = { findings: string[]; cases: string[]; zeroed: string[]; mode: string; benford: unknown };
   /** The last run's findings (payment and file ids replaced by natural keys and paths) and the case export. */
-  async function snapshot(s: Store, dir: string): Promise<Snapshot & { raw: { detector: string; case_key: string; id_number: string; periods: string[] }[] }> {
+  async function snapshot(s: Store, dir: string): Promise<Snapshot & { raw: { detector: string; case_key: string; id_number: string; periods: string[]; evidence: Record<string, unknown> }[] }> {
     const run = await s.db.selectFrom('run').selectAll().orderBy('id', 'desc').executeTakeFirstOrThrow();
     const pay = new Map((await s.db.selectFrom('payment').select(['id', 'batch', 'id_number', 'scheme', 'item', 'period']).execute()).map((p) => [Number(p.id), `${p.batch}|${p.id_number}|${p.scheme}|${p.item}|${p.period}`]));
     const files = new Map((await s.db.selectFrom('source_file').select(['id', 'path']).execute()).map((f) => [Number(f.id), f.path]));
@@ -200,7 +200,8 @@ describe.each(ENGINES)('an incremental run equals a full re-run (%s)', (engine) 
       cases: exported.filter((c) => !(c.months === '0' && c.amount === '0.00')).map(line).sort(),
       zeroed: exported.filter((c) => c.months === '0' && c.amount === '0.00').map(line).sort(),
       mode: (JSON.parse(run.stats) as { detection?: { mode: string } }).detection?.mode ?? '?',
-      raw: rows.map((f) => ({ detector: f.detector, case_key: f.case_key, id_number: f.id_number, periods: JSON.parse(f.periods!) as string[] })),
+      benford: (JSON.parse(run.stats) as { detectors: { id: string; benford?: unknown }[] }).detectors.find((d) => d.id === 'amount_anomaly')?.benford,
+      raw: rows.map((f) => ({ detector: f.detector, case_key: f.case_key, id_number: f.id_number, periods: JSON.parse(f.periods!) as string[], evidence: JSON.parse(f.evidence) as Record<string, unknown> })),
     };
   }
 
@@ -217,8 +218,11 @@ describe.each(ENGINES)('an incremental run equals a full re-run (%s)', (engine) 
       fs.cpSync(src, inbox, { recursive: true });
       for (const f of [...monthly.slice(12), reexport]) fs.rmSync(path.join(inbox, pay(f)));
       const settingsFile = path.join(inc.dir, 'settings.json');
-      fs.writeFileSync(settingsFile, JSON.stringify({ detectors: { shared_account: { minPersons: 2 }, amount_anomaly: { threshold: 4 } } }));
-      const defaults = loadSettings(undefined, '/nonexistent');
+      const baseFile = path.join(inc.dir, 'base-settings.json');
+      // The monthly pension gets the Benford test too, so that the table has rows to compare.
+      fs.writeFileSync(baseFile, JSON.stringify({ detectors: { benford: { minRows: 50, items: ['pension', 'back_pay'] } } }));
+      fs.writeFileSync(settingsFile, JSON.stringify({ detectors: { benford: { minRows: 50, items: ['pension', 'back_pay'] }, shared_account: { minPersons: 2 }, amount_anomaly: { threshold: 4 } } }));
+      const defaults = loadSettings(baseFile, '/nonexistent');
       const a = await inc.open();
       let step = 0;
       const run = (s: Store, asOf: string, settings = defaults) => runNightly({ store: s, inbox, outDir: path.join(inc.dir, `out-${step}`), asOf, settings, logger: silentLogger });
@@ -235,6 +239,8 @@ describe.each(ENGINES)('an incremental run equals a full re-run (%s)', (engine) 
             expect(got.findings.length).toBeGreaterThan(10);
             expect(got.findings).toEqual(want.findings);
             expect(got.cases).toEqual(want.cases);
+            expect(got.benford).toEqual(want.benford);
+            expect((want.benford as unknown[]).length).toBeGreaterThan(0);
             // A case found before and not any more is kept, zeroed (README "Recovery cases"): never one of the full run's keys.
             for (const z of got.zeroed) expect(want.cases.some((c) => JSON.parse(c).detector === JSON.parse(z).detector && JSON.parse(c).id_number === JSON.parse(z).id_number && JSON.parse(c).first_period === JSON.parse(z).first_period)).toBe(false);
           } finally {
@@ -287,7 +293,9 @@ describe.each(ENGINES)('an incremental run equals a full re-run (%s)', (engine) 
         const s4 = await sameAsFull('2025-12-31');
         expect(s4.mode).toBe('incremental');
 
-        // 5. A file adding rows to old periods: a duplicate, an outlier, a shared account and a concurrent pension.
+        // 5. A file adding rows to old periods: a duplicate, an outlier, a shared account and a concurrent pension;
+        // and 100 other people paid three times an earlier outlier's amount in its peer group, so that it is no
+        // longer far above its peers although its own person has no new row.
         step++;
         const jun = monthRows(path.join(inbox, pay(monthly[5]!)));
         const may = monthRows(path.join(inbox, pay(monthly[4]!)));
@@ -307,6 +315,14 @@ describe.each(ENGINES)('an incremental run equals a full re-run (%s)', (engine) 
           ...trio.map((c, i) => [...c.slice(0, 5), '补发养老金', c[6]!, `${100 + i}.00`, c[8]!, trio[0]![9]!, trio[0]![10]!, c[11]!, 'X11020240701']),
           [...conc.slice(0, 4), '城乡居民基本养老保险', '基本养老金', conc[6]!, '150.00', conc[8]!, conc[9]!, conc[10]!, conc[11]!, 'X17020240801'],
         ];
+        type Flagged = { scheme: string; item: string; period: string; amount_fen: number; district_code: string | null };
+        const used = new Set([dupRow[2], outRow[2], conc[2], ...trio.map((t) => t[2])]);
+        const outlier = s4.raw.find((f) => f.detector === 'amount_anomaly' && !used.has(f.id_number) && (f.evidence.payments as Flagged[]).every((x) => x.district_code))!;
+        expect(outlier).toBeDefined();
+        const x = (outlier.evidence.payments as Flagged[])[0]!;
+        const others = [...new Map(jun.filter((c) => !used.has(c[2]) && c[2] !== outlier.id_number).map((c) => [c[2], c])).values()].slice(0, 100);
+        expect(others).toHaveLength(100);
+        for (const c of others) lines.push([c[0]!, c[1]!, c[2]!, c[3]!, x.scheme, x.item, x.period, (x.amount_fen * 3 / 100).toFixed(2), c[8]!, c[9]!, c[10]!, `${x.district_code}001`, 'X99920240101']);
         fs.writeFileSync(path.join(inbox, pay('待遇发放明细_补录_2024.csv')), [HEADER, ...lines.map(csvLine)].join('\n') + '\n');
         await run(a, '2025-12-31');
         const s5 = await sameAsFull('2025-12-31');
@@ -317,7 +333,8 @@ describe.each(ENGINES)('an incremental run equals a full re-run (%s)', (engine) 
           outlier: has('amount_anomaly', outRow[2]!, '2024-05'),
           shared: has('shared_account', trio[0]![9]!, '2024-07'),
           concurrent: has('concurrent_pension', conc[2]!, '2024-08'),
-        }).toEqual({ duplicate: true, outlier: true, shared: true, concurrent: true });
+          peersMoved: has('amount_anomaly', outlier.id_number, x.period),
+        }).toEqual({ duplicate: true, outlier: true, shared: true, concurrent: true, peersMoved: false });
 
         // 6. Changed settings: the full computation, whatever is new.
         step++;
