@@ -31,7 +31,9 @@
  * paymentIds: the counted 170 payments (and reversals) of the counted months.
  *
  * Scale: a GROUP BY (person, period, scheme HAVING net > 0) and a self-join of that small set find the
- * overlapping (person, month) pairs; only their payments are read back.
+ * overlapping (person, month) pairs; the GROUP BY runs only over the (person, period) pairs holding two or
+ * more rows (shared.ts `multiRowPairs`: an index-only scan), and only the overlapping pairs' payments are
+ * read back.
  *
  * Incremental (./scope.ts): a person's finding depends only on their own rows of the months where both
  * pensions are drawn (and the claims on them). A person is recomputed from all their rows when a period no
@@ -45,7 +47,7 @@ import { formatFen } from '../calendar/values.ts';
 import type { DB } from '../db/schema.ts';
 import { compareNames, fullestName } from '../matching/names.ts';
 import type { Confidence, Detector, DetectorContext, Finding } from './types.ts';
-import { byteCmp, countPayments, districtOf, labelsOf, latestPayment, monthRanges, payableAfterDeathItems, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
+import { byteCmp, countPayments, multiRowPairs, districtOf, labelsOf, latestPayment, monthRanges, payableAfterDeathItems, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
 
 /** Parameters of {@link concurrentFinding}. */
 export interface ConcurrentParams {
@@ -135,14 +137,16 @@ function overlapQuery(db: Kysely<DB>, resident: string, others: readonly string[
   const schemes = [resident, ...others];
   return db
     .with('drawn', (qc) =>
-      qc
-        .selectFrom('payment')
-        .select(['id_number', 'period', 'scheme'])
-        .where('scheme', 'in', schemes)
-        .$if(exempt.length > 0, (q) => q.where('item', 'not in', exempt))
-        .$if(!!fresh, (q) => q.where('id', '>', fresh!.sinceId).where('period', 'in', fresh!.periods))
-        .groupBy(['id_number', 'period', 'scheme'])
-        .having((eb) => eb.fn.sum('amount_fen'), '>', 0),
+      (fresh
+        ? qc.selectFrom('payment as q').where('q.id', '>', fresh.sinceId).where('q.period', 'in', fresh.periods)
+        : // Over every row, only the (person, period) pairs with two or more rows can hold two schemes.
+          qc.selectFrom(multiRowPairs(db).as('m')).innerJoin('payment as q', (j) => j.onRef('q.id_number', '=', 'm.id_number').onRef('q.period', '=', 'm.period'))
+      )
+        .select(['q.id_number', 'q.period', 'q.scheme'])
+        .where('q.scheme', 'in', schemes)
+        .$if(exempt.length > 0, (q) => q.where('q.item', 'not in', exempt))
+        .groupBy(['q.id_number', 'q.period', 'q.scheme'])
+        .having((eb) => eb.fn.sum('q.amount_fen'), '>', 0),
     )
     .with('overlap', (qc) =>
       qc

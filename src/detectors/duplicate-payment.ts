@@ -27,7 +27,8 @@
  * counted, so a later detector (concurrent_pension) still counts the kept copy once.
  *
  * Scale: one GROUP BY over the positive payments (person, scheme, item, period, amount HAVING count ≥ 2)
- * picks the groups; only their rows are read back.
+ * picks the groups, run only over the (person, period) pairs holding two or more rows (shared.ts
+ * `multiRowPairs`: an index-only scan); only the groups' rows are read back.
  *
  * Incremental (./scope.ts): a group's finding depends on its own rows and their claims only. Groups in a
  * period no earlier row is in consist of new rows alone: the same GROUP BY runs over the new rows. Every
@@ -40,7 +41,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
 import { chunksOf, oldPairsTouched, pairKey, type DetectorIncremental } from './scope.ts';
-import { byteCmp, countPayments, CODE_LABELS, districtOf, labelsOf, latestPayment, paymentOrder, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
+import { byteCmp, countPayments, multiRowPairs, CODE_LABELS, districtOf, labelsOf, latestPayment, paymentOrder, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
 
 /** How one group's payments were counted (pure result of {@link countDuplicates}). */
 export interface DuplicateCount {
@@ -153,14 +154,25 @@ function groupFindings(rows: readonly PaymentRow[], claimed: ReadonlySet<number>
 
 /** Rows of the groups holding two or more positive payments of one amount, optionally among new rows of fresh periods only. */
 async function duplicateGroupRows(db: Kysely<DB>, fresh?: { sinceId: number; periods: string[] }): Promise<PaymentRow[]> {
-  const groups = db
-    .selectFrom('payment')
-    .select(['id_number', 'scheme', 'item', 'period'])
-    .distinct()
-    .where('amount_fen', '>', 0)
-    .$if(!!fresh, (q) => q.where('id', '>', fresh!.sinceId).where('period', 'in', fresh!.periods))
-    .groupBy(['id_number', 'scheme', 'item', 'period', 'amount_fen'])
-    .having((eb) => eb.fn.countAll(), '>=', 2);
+  // Over every row, the GROUP BY runs only over the (person, period) pairs with two or more rows.
+  const groups = fresh
+    ? db
+        .selectFrom('payment')
+        .select(['id_number', 'scheme', 'item', 'period'])
+        .distinct()
+        .where('amount_fen', '>', 0)
+        .where('id', '>', fresh.sinceId)
+        .where('period', 'in', fresh.periods)
+        .groupBy(['id_number', 'scheme', 'item', 'period', 'amount_fen'])
+        .having((eb) => eb.fn.countAll(), '>=', 2)
+    : db
+        .selectFrom(multiRowPairs(db).as('m'))
+        .innerJoin('payment as q', (j) => j.onRef('q.id_number', '=', 'm.id_number').onRef('q.period', '=', 'm.period'))
+        .select(['q.id_number', 'q.scheme', 'q.item', 'q.period'])
+        .distinct()
+        .where('q.amount_fen', '>', 0)
+        .groupBy(['q.id_number', 'q.scheme', 'q.item', 'q.period', 'q.amount_fen'])
+        .having((eb) => eb.fn.countAll(), '>=', 2);
   const rows = await db
     .selectFrom('payment as p')
     .innerJoin('source_file as f', 'f.id', 'p.file_id')

@@ -22,15 +22,14 @@
  * money, so it claims nothing — the payments are listed in the evidence).
  *
  * Scale: one GROUP BY (account, period HAVING count(DISTINCT id) ≥ minPersons) as the subquery that picks
- * the accounts; only their payments are read back, and the flagged periods are recounted from them. The index
- * `payment_account` (account, period, id_number, amount_fen) serves that GROUP BY without a sort and reads
- * one account's payments without a scan.
+ * the accounts; only their payments are read back, and the flagged periods are recounted from them.
  *
  * Incremental (./scope.ts): an account's finding depends on its own payments only (claims play no part). It
  * is recomputed from all its payments when a period no earlier row is in flags it (the same GROUP BY over the
  * new rows alone), when it has a new row in an older period, or when it had a finding and has any new row;
  * an account without a finding whose new rows flag nothing still has none, so every other previous finding
- * is carried forward.
+ * is carried forward. Reading the recomputed accounts' payments is one scan of the payments (there is no
+ * index on the account: it costs more at ingest than it saves here, see migration 0005).
  */
 import { formatFen } from '../calendar/values.ts';
 import { maskAccount } from '../identity/resident-id.ts';
@@ -170,11 +169,11 @@ async function incrementalFindings(db: Kysely<DB>, inc: DetectorIncremental, min
     const rows = await db.selectFrom('payment').select('account').distinct().where('id', '>', inc.sinceId).where('period', 'in', [...inc.oldPeriods]).where('account', 'is not', null).where('account', '<>', '').execute();
     for (const r of rows) accounts.add(r.account!);
   }
-  for (const c of chunksOf(inc.previous.map((f) => f.caseKey))) {
+  for (const c of chunksOf(inc.previous.map((f) => f.caseKey), 2000)) {
     for (const r of await db.selectFrom('payment').select('account').distinct().where('account', 'in', c).where('id', '>', inc.sinceId).execute()) accounts.add(r.account!);
   }
   const out: Finding[] = [];
-  for (const c of chunksOf([...accounts].sort(byteCmp), 200)) {
+  for (const c of chunksOf([...accounts].sort(byteCmp), 5000)) {
     const rows = (
       await db.selectFrom('payment as p').innerJoin('source_file as f', 'f.id', 'p.file_id').select([...PAYMENT_COLUMNS]).where('p.account', 'in', c).orderBy('p.account').orderBy('p.id').execute()
     ).map(toPaymentRow);
