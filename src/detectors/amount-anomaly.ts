@@ -38,8 +38,9 @@
  * Scale: the table `payment_group_stats` keeps count, min and max of the positive payments per (person,
  * scheme, item), updated set-based with the new rows each run (built in full once); the groups with count >
  * minHistory and max − min wide enough to hold an outlier at all are read from it, their rows read back and
- * judged exactly. Peer statistics are then read in one streamed pass over the candidates' periods, keeping
- * only the (scheme, item, district, period) groups the candidates need.
+ * judged exactly. Peer statistics are then read in one streamed pass over the candidates' periods, schemes,
+ * items and districts, keeping only the amounts of the (scheme, item, district, period) groups the
+ * candidates need (the person's own payments, which are among the candidate rows, are taken out of them).
  *
  * Incremental (./scope.ts): a person's history is all their periods, so a new month moves the median of every
  * group it touches and old payments can flip. The persons recomputed (every candidate group of theirs, all
@@ -230,37 +231,62 @@ function candidateGroupQuery(db: Kysely<DB>, excluded: readonly string[], p: Par
     .where((eb) => eb(eb(eb.parens(eb.ref('max_fen'), '-', eb.ref('min_fen')), '*', 1_000_000), '>', eb(eb.ref('min_fen'), '*', relK)));
 }
 
-/** Rows of the candidate groups (of some persons only, when given), ordered by person, scheme, item, period, id. */
+/**
+ * Rows of the candidate groups (of some persons only, when given), ordered by person, scheme, item, period, id.
+ * The groups are read first and their persons' rows looked up by ID (index `payment_person_period`): a join
+ * left to the planner was seen to scan every payment instead.
+ */
 async function candidateGroups(db: Kysely<DB>, excluded: readonly string[], p: Params, persons?: readonly string[]): Promise<PaymentRow[]> {
-  const groups = candidateGroupQuery(db, excluded, p).$if(!!persons, (q) => q.where('id_number', 'in', persons!));
-  const rows = await db
-    .selectFrom('payment as p')
-    .innerJoin(groups.as('g'), (j) => j.onRef('g.id_number', '=', 'p.id_number').onRef('g.scheme', '=', 'p.scheme').onRef('g.item', '=', 'p.item'))
-    .innerJoin('source_file as f', 'f.id', 'p.file_id')
-    .select([...PAYMENT_COLUMNS])
-    .orderBy('p.id_number').orderBy('p.scheme').orderBy('p.item').orderBy('p.period').orderBy('p.id')
-    .execute();
-  return rows.map(toPaymentRow);
+  const groups = new Set<string>();
+  const ids = new Set<string>();
+  for (const c of persons ? chunksOf(persons) : [null]) {
+    for (const g of await candidateGroupQuery(db, excluded, p).$if(c !== null, (q) => q.where('id_number', 'in', c!)).execute()) {
+      groups.add(`${g.id_number}|${g.scheme}|${g.item}`);
+      ids.add(g.id_number);
+    }
+  }
+  const out: PaymentRow[] = [];
+  for (const c of chunksOf([...ids].sort(byteCmp))) {
+    const rows = await db
+      .selectFrom('payment as p')
+      .innerJoin('source_file as f', 'f.id', 'p.file_id')
+      .select([...PAYMENT_COLUMNS])
+      .where('p.id_number', 'in', c)
+      .orderBy('p.id_number').orderBy('p.scheme').orderBy('p.item').orderBy('p.period').orderBy('p.id')
+      .execute();
+    for (const r of rows) if (groups.has(`${r.id_number}|${r.scheme}|${r.item}`)) out.push(toPaymentRow(r));
+  }
+  return out;
 }
 
+/**
+ * Positive amounts of the wanted peer groups, per {@link peerKey} (payer IDs are not kept: the caller takes
+ * the person's own payments out, which it has). One scan filtered by period, scheme, item and district.
+ */
 async function peerAmounts(
-  db: Kysely<DB>, wanted: ReadonlySet<string>, periods: string[], schemes: string[], items: string[], out = new Map<string, { id: string; fen: number }[]>(), sinceId?: number,
-): Promise<Map<string, { id: string; fen: number }[]>> {
-  if (periods.length === 0) return out;
+  db: Kysely<DB>, wanted: ReadonlySet<string>, periods: string[], schemes: string[], items: string[], districts: (string | null)[], out: Map<string, number[]>, sinceId?: number,
+): Promise<void> {
+  if (periods.length === 0) return;
+  const named = districts.filter((d): d is string => d !== null);
   const stream = db
     .selectFrom('payment')
-    .select(['id_number', 'scheme', 'item', 'district_code', 'period', 'amount_fen'])
+    .select(['scheme', 'item', 'district_code', 'period', 'amount_fen'])
     .where('amount_fen', '>', 0)
     .where('period', 'in', periods)
     .where('scheme', 'in', schemes)
     .where('item', 'in', items)
+    .where((eb) => {
+      const parts = [];
+      if (named.length > 0) parts.push(eb('district_code', 'in', named));
+      if (named.length < districts.length) parts.push(eb('district_code', 'is', null));
+      return eb.or(parts);
+    })
     .$if(sinceId !== undefined, (q) => q.where('id', '>', sinceId!))
     .stream(1000);
   for await (const r of stream) {
     const key = peerKey(r);
-    if (wanted.has(key)) pushTo(out, key, { id: r.id_number, fen: Number(r.amount_fen) });
+    if (wanted.has(key)) pushTo(out, key, Number(r.amount_fen));
   }
-  return out;
 }
 
 /** Peer statistics of one own-history outlier as kept with the run: null when it has fewer than minPeers peers. */
@@ -285,24 +311,37 @@ function ownOutliersOf(rows: readonly PaymentRow[], claimed: ReadonlySet<number>
  * the others' peer groups are read (fresh periods only among the rows with id > sinceId, every row of one
  * being new). Returns the flagged outliers and the peer statistics of every outlier judged.
  */
-async function judgePeers(db: Kysely<DB>, own: readonly OwnOutlier[], known: ReadonlyMap<number, PeerState>, p: Params, fresh?: { sinceId: number; periods: ReadonlySet<string> }) {
+async function judgePeers(
+  db: Kysely<DB>, own: readonly OwnOutlier[], rows: readonly PaymentRow[], known: ReadonlyMap<number, PeerState>, p: Params, fresh?: { sinceId: number; periods: ReadonlySet<string> },
+) {
   const need = own.filter((o) => !known.has(o.payment.id));
-  const peers = new Map<string, { id: string; fen: number }[]>();
+  const peers = new Map<string, number[]>();
+  // The person's own positive payments per peer group (all of them are among the candidate group's rows).
+  const ownAmounts = new Map<string, number[]>();
   if (need.length > 0) {
     const wanted = new Set(need.map((o) => peerKey(o.payment)));
+    const persons = new Set(need.map((o) => o.payment.id_number));
+    for (const r of rows) if (r.amount_fen > 0 && persons.has(r.id_number) && wanted.has(peerKey(r))) pushTo(ownAmounts, `${r.id_number}|${peerKey(r)}`, r.amount_fen);
     const periods = sortedDistinct(need.map((o) => o.payment.period));
     const schemes = sortedDistinct(need.map((o) => o.payment.scheme));
     const items = sortedDistinct(need.map((o) => o.payment.item));
+    const districts = [...new Set(need.map((o) => o.payment.district_code))];
     const freshP = fresh ? periods.filter((x) => fresh.periods.has(x)) : [];
-    await peerAmounts(db, wanted, periods.filter((x) => !freshP.includes(x)), schemes, items, peers);
-    await peerAmounts(db, wanted, freshP, schemes, items, peers, fresh?.sinceId);
+    await peerAmounts(db, wanted, periods.filter((x) => !freshP.includes(x)), schemes, items, districts, peers);
+    await peerAmounts(db, wanted, freshP, schemes, items, districts, peers, fresh?.sinceId);
   }
   const flagged: AmountOutlier[] = [];
   const states = new Map<number, PeerState>();
   for (const o of own) {
     let st = known.get(o.payment.id);
     if (!st) {
-      const amounts = (peers.get(peerKey(o.payment)) ?? []).filter((x) => x.id !== o.payment.id_number).map((x) => x.fen);
+      const mine = [...(ownAmounts.get(`${o.payment.id_number}|${peerKey(o.payment)}`) ?? [])];
+      const amounts = (peers.get(peerKey(o.payment)) ?? []).filter((fen) => {
+        const k = mine.indexOf(fen);
+        if (k < 0) return true;
+        mine.splice(k, 1);
+        return false;
+      });
       st = { id: o.payment.id_number, peers: amounts.length < p.minPeers ? null : robustStats(amounts, p) };
     }
     states.set(o.payment.id, st);
@@ -392,7 +431,7 @@ export const amountAnomaly: Detector = {
       rows = await candidateGroups(db, excluded, p);
     }
     const own = ownOutliersOf(rows, ctx.claimed, p);
-    const { flagged, states } = await judgePeers(db, own, known, p, inc ? { sinceId: inc.sinceId, periods: inc.freshPeriods } : undefined);
+    const { flagged, states } = await judgePeers(db, own, rows, known, p, inc ? { sinceId: inc.sinceId, periods: inc.freshPeriods } : undefined);
     for (const [id, st] of carried) states.set(id, st);
     const saved: [string, string][] = [...states].map(([id, st]) => [String(id), JSON.stringify(st)]);
     saved.push(['benford_counts', JSON.stringify(Object.fromEntries(counts))]);
