@@ -38,11 +38,14 @@
  * Incremental (./scope.ts): a person's finding depends only on their own rows of the months where both
  * pensions are drawn (and the claims on them). A person is recomputed from all their rows when a period no
  * earlier row is in makes an overlapping month for them (the same GROUP BY over the new rows alone), when
- * they have a new row in an older period, or when a payment of theirs changed its claim; a new month that is
- * no overlapping month leaves their finding as it was, so every other previous finding is carried forward.
+ * they have a new row in an older period, or when a payment of theirs changed its claim — among those, only
+ * persons with positive payments in both the resident and another scheme at all (payment_group_stats) can
+ * have an overlapping month; a new month that is no overlapping month leaves their finding as it was, so
+ * every other previous finding is carried forward.
  */
 import type { Kysely } from 'kysely';
 import { chunksOf, oldPairsTouched, type DetectorIncremental } from './scope.ts';
+import { refreshGroupStats } from './amount-anomaly.ts';
 import { formatFen } from '../calendar/values.ts';
 import type { DB } from '../db/schema.ts';
 import { compareNames, fullestName } from '../matching/names.ts';
@@ -202,7 +205,25 @@ async function incrementalFindings(db: Kysely<DB>, inc: DetectorIncremental, cla
     const rows = await overlapQuery(db, resident, others, exempt, { sinceId: inc.sinceId, periods: [...inc.freshPeriods] }).selectFrom('overlap').select('id_number').distinct().execute();
     for (const r of rows) persons.add(r.id_number);
   }
-  for (const k of await oldPairsTouched(db, inc)) persons.add(k.slice(0, k.indexOf('|')));
+  // A new row in an older period (or a changed claim) matters only to a person who draws both schemes at
+  // all: a positive payment of a non-exempt item in the resident scheme and in another (payment_group_stats,
+  // brought up to date first) — anyone else has no overlapping month, before or now.
+  const touched = [...new Set([...(await oldPairsTouched(db, inc))].map((k) => k.slice(0, k.indexOf('|'))))].filter((id) => !persons.has(id));
+  if (touched.length > 0) {
+    await refreshGroupStats(db, inc.untilId);
+    for (const c of chunksOf(touched.sort(byteCmp))) {
+      const rows = await db
+        .selectFrom('payment_group_stats')
+        .select(['id_number', 'scheme'])
+        .distinct()
+        .where('id_number', 'in', c)
+        .where('scheme', 'in', [resident, ...others])
+        .$if(exempt.length > 0, (q) => q.where('item', 'not in', exempt))
+        .execute();
+      const drawsResident = new Set(rows.filter((r) => r.scheme === resident).map((r) => r.id_number));
+      for (const r of rows) if (r.scheme !== resident && drawsResident.has(r.id_number)) persons.add(r.id_number);
+    }
+  }
   const out: Finding[] = [];
   for (const c of chunksOf([...persons].sort(byteCmp))) {
     const rows = (
