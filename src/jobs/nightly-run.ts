@@ -3,6 +3,12 @@
  * ingest new files → derive death facts → run every detector → update the cases → write the run folder.
  * Each detector's outcome is recorded; one detector failing does not stop the others or the reports
  * (STYLE.md §8).
+ *
+ * Detection is incremental after a succeeded run with the same settings (src/detectors/scope.ts): each
+ * detector gets what is new since that run — payment rows above its high-water mark, changed death facts, the
+ * payments whose claim by an earlier detector changed — and that run's findings, and returns exactly the
+ * findings a full computation would. Every finding is stored whole (periods and payment ids), so the next run
+ * can carry it forward; the run stats say which way the run detected (`detection`).
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
