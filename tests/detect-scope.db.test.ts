@@ -120,6 +120,17 @@ describe.each(ENGINES)('incremental detection pieces (%s)', (engine) => {
     await store.db.updateTable('run').set({ status: 'failed' }).where('id', '=', r2).execute();
 
     const r3 = await addRun(store, 'running');
-    expect(await planDetection(store.db, r3, fp, new Set())).toMatchObject({ mode: 'full', reason: `the previous run ${r2} failed` });
+    await addPayments(store, [{ id: C, period: '2024-04', fen: 100 }]);
+    const p3 = await planDetection(store.db, r3, fp, new Set());
+    expect(p3).toMatchObject({ mode: 'full', reason: `the previous run ${r2} failed` });
+    // A full run takes the periods recorded before and adds those of the rows stored since.
+    await saveRunState(store.db, r3, fp, p3);
+    expect(JSON.parse((await store.db.selectFrom('detector_state').select('value').where('run_id', '=', r3).where('key', '=', 'periods').executeTakeFirstOrThrow()).value)).toEqual(['2024-01', '2024-02', '2024-03', '2024-04']);
+    await store.db.updateTable('run').set({ status: 'succeeded' }).where('id', '=', r3).execute();
+    const r4 = await addRun(store, 'running');
+    await addPayments(store, [{ id: C, period: '2024-04', fen: 100 }, { id: C, period: '2024-05', fen: 100 }]);
+    const p4 = await planDetection(store.db, r4, fp, new Set());
+    expect(p4).toMatchObject({ mode: 'incremental', prevRunId: r3, sinceId: p3.untilId, oldPeriods: ['2024-04'] });
+    expect(p4.mode === 'incremental' && [...p4.freshPeriods]).toEqual(['2024-05']);
   });
 });

@@ -122,7 +122,17 @@ export async function saveRunState(db: Kysely<DB>, runId: number, fingerprint: s
     const prev = JSON.parse((await readState(db, plan.prevRunId, RUN, 'periods'))!) as string[];
     periods = [...new Set([...prev, ...plan.freshPeriods])].sort();
   } else {
-    periods = (await db.selectFrom('payment').select('period').distinct().execute()).map((r) => r.period).sort();
+    // The periods another run recorded, plus those of the rows stored since: one scan of every row only when
+    // no run has recorded them yet (the stored periods depend on the rows alone, not on the settings).
+    const last = await db.selectFrom('detector_state').select('run_id').where('detector', '=', RUN).where('key', '=', 'periods').where('run_id', '<', runId).orderBy('run_id', 'desc').executeTakeFirst();
+    const hw = last ? await readState(db, Number(last.run_id), RUN, 'high_water') : null;
+    if (last && hw !== null) {
+      const prev = JSON.parse((await readState(db, Number(last.run_id), RUN, 'periods'))!) as string[];
+      const since = (await db.selectFrom('payment').select('period').distinct().where('id', '>', Number(hw)).execute()).map((r) => r.period);
+      periods = [...new Set([...prev, ...since])].sort();
+    } else {
+      periods = (await db.selectFrom('payment').select('period').distinct().execute()).map((r) => r.period).sort();
+    }
   }
   await writeStates(db, runId, RUN, [['fingerprint', fingerprint], ['high_water', String(plan.untilId)], ['periods', JSON.stringify(periods)]]);
 }
