@@ -21,7 +21,10 @@ export async function openSqlite(file: string): Promise<Store> {
   raw.pragma('foreign_keys = ON');
   // Bulk loads insert into a unique index in random key order: a large page cache keeps it in memory.
   raw.pragma('cache_size = -131072'); // 128 MiB, a bound: peak RSS levels off once it is full
-  raw.pragma('temp_store = MEMORY');
+  // Sorts of large GROUP BYs (the detectors' full computation) spill to temporary files beyond the sorter's
+  // memory instead of growing the heap: with temp_store = MEMORY, shared_account's GROUP BY over 12 M rows
+  // took the process to 1.5 GiB; on disk it peaks at 0.4 GiB and runs faster (1M-recipient bench, issue 10).
+  raw.pragma('temp_store = FILE');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: raw }) });
   await migrateToLatest(db, 'sqlite');
 
