@@ -142,6 +142,30 @@ export interface FindingTable {
   amount_fen: number;
   confidence: string;
   evidence: string;
+  /** JSON array of the finding's periods (`YYYY-MM`, sorted); null on findings stored before migration 0005. */
+  periods: string | null;
+  /** JSON array of the payment ids the finding counts (its claims); null before migration 0005. */
+  payment_ids: string | null;
+}
+
+/** Small per-run facts of the detectors, compared by the next run to find what changed (src/detectors/scope.ts). */
+export interface DetectorStateTable {
+  /** The run that recorded it; 0 for state that is not per run (a derived table's high-water mark). */
+  run_id: number;
+  /** Detector id, or `_run` for the run's own scope facts. */
+  detector: string;
+  key: string;
+  value: string;
+}
+
+/** Count, min and max of the positive payments of one (person, scheme, item): amount_anomaly's prefilter. */
+export interface PaymentGroupStatsTable {
+  id_number: string;
+  scheme: string;
+  item: string;
+  n: number;
+  min_fen: number;
+  max_fen: number;
 }
 
 export interface RecoveryCaseTable {
@@ -253,6 +277,8 @@ export interface DB {
   ledger_entry: LedgerEntryTable;
   feedback_import: FeedbackImportTable;
   feedback_row: FeedbackRowTable;
+  detector_state: DetectorStateTable;
+  payment_group_stats: PaymentGroupStatsTable;
 }
 
 export type NewPayment = Omit<Insertable<PaymentTable>, 'id' | 'file_id'>;

@@ -35,10 +35,20 @@
  * `review`; amount 0 until an investigator establishes one; paymentIds empty (the flagged payments, with
  * both z scores, medians and spreads, are in the evidence).
  *
- * Scale: a GROUP BY (person, scheme, item HAVING count > minHistory AND max − min wide enough to hold an
- * outlier at all) keeps only the groups that can hold one; their rows are read back and judged exactly.
- * Peer statistics are then read in one streamed pass over the candidates' periods, keeping only the
- * (scheme, item, district, period) groups the candidates need.
+ * Scale: the table `payment_group_stats` keeps count, min and max of the positive payments per (person,
+ * scheme, item), updated set-based with the new rows each run (built in full once); the groups with count >
+ * minHistory and max − min wide enough to hold an outlier at all are read from it, their rows read back and
+ * judged exactly. Peer statistics are then read in one streamed pass over the candidates' periods, schemes,
+ * items and districts, keeping only the amounts of the (scheme, item, district, period) groups the
+ * candidates need (the person's own payments, which are among the candidate rows, are taken out of them).
+ *
+ * Incremental (./scope.ts): a person's history is all their periods, so a new month moves the median of every
+ * group it touches and old payments can flip. The persons recomputed (every candidate group of theirs, all
+ * periods) are those with a candidate group or a previous finding who have a new row, a payment whose claim
+ * changed, or a positive candidate payment in a peer group of an older period that gained new rows. Peer
+ * statistics of an own-history outlier are reused from the previous run when its peer group has no new rows
+ * (they are kept per payment with the run), else read again. Every other previous finding is carried forward.
+ * The Benford counts per batch and digit are kept with the run; the new rows' counts are added to them.
  */
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
 import type { Kysely } from 'kysely';
@@ -46,7 +56,8 @@ import { formatFen } from '../calendar/values.ts';
 import type { DetectorSettings } from '../config/detector-settings.ts';
 import type { DB } from '../db/schema.ts';
 import { fullestName } from '../matching/names.ts';
-import { benfordByBatch } from './benford.ts';
+import { benfordCounts, benfordTable } from './benford.ts';
+import { chunksOf, idsWithNewRows, ownersOf, readState, readStates, writeStates, type DetectorIncremental } from './scope.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
 import { byteCmp, countPayments, CODE_LABELS, labelsOf, latestPayment, payableAfterDeathItems, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
 
@@ -168,46 +179,199 @@ export function anomalyFinding(flagged: readonly AmountOutlier[], labels: Labels
   };
 }
 
-async function candidateGroups(db: Kysely<DB>, excluded: readonly string[], p: Params): Promise<PaymentRow[]> {
+const GROUP_STATS_HIGH_WATER = 'group_stats_high_water';
+
+/**
+ * Brings `payment_group_stats` up to the payments with `id <= untilId`: built in full the first time, then
+ * only the rows stored since its high-water mark are added (count summed, min and max widened), set-based.
+ */
+export async function refreshGroupStats(db: Kysely<DB>, untilId: number): Promise<void> {
+  const hw = await readState(db, 0, 'amount_anomaly', GROUP_STATS_HIGH_WATER);
+  const since = hw === null ? null : Number(hw);
+  if (since !== null && since >= untilId) return;
+  await db.transaction().execute(async (trx) => {
+    if (since === null) await trx.deleteFrom('payment_group_stats').execute();
+    const agg = trx
+      .selectFrom('payment')
+      .select((eb) => ['id_number', 'scheme', 'item', eb.fn.countAll<number>().as('n'), eb.fn.min('amount_fen').as('min_fen'), eb.fn.max('amount_fen').as('max_fen')])
+      .where('amount_fen', '>', 0)
+      .where('id', '<=', untilId)
+      .$if(since !== null, (q) => q.where('id', '>', since!))
+      .groupBy(['id_number', 'scheme', 'item']);
+    await trx
+      .insertInto('payment_group_stats')
+      .columns(['id_number', 'scheme', 'item', 'n', 'min_fen', 'max_fen'])
+      .expression(agg)
+      .onConflict((oc) =>
+        oc.columns(['id_number', 'scheme', 'item']).doUpdateSet((eb) => ({
+          n: eb(eb.ref('payment_group_stats.n'), '+', eb.ref('excluded.n')),
+          min_fen: eb.case().when('excluded.min_fen', '<', eb.ref('payment_group_stats.min_fen')).then(eb.ref('excluded.min_fen')).else(eb.ref('payment_group_stats.min_fen')).end(),
+          max_fen: eb.case().when('excluded.max_fen', '>', eb.ref('payment_group_stats.max_fen')).then(eb.ref('excluded.max_fen')).else(eb.ref('payment_group_stats.max_fen')).end(),
+        })),
+      )
+      .execute();
+    await trx.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', 'amount_anomaly').where('key', '=', GROUP_STATS_HIGH_WATER).execute();
+    await trx.insertInto('detector_state').values({ run_id: 0, detector: 'amount_anomaly', key: GROUP_STATS_HIGH_WATER, value: String(untilId) }).execute();
+  });
+}
+
+/** The (person, scheme, item) groups that can hold an outlier at all, from `payment_group_stats`. */
+function candidateGroupQuery(db: Kysely<DB>, excluded: readonly string[], p: Params) {
   // Necessary condition for any outlier in a group (all amounts > 0): max > min + threshold · scale, and the
   // scale is at least minRelativeSpread · min and minSpreadFen. Integer arithmetic so that every engine
   // compares the same way: (max − min) · 10^6 > min · floor(threshold · minRelativeSpread · 10^6).
   const relK = Math.floor(p.threshold * p.minRelativeSpread * 1_000_000);
   const absK = Math.floor(p.threshold * p.minSpreadFen);
-  const groups = db
-    .selectFrom('payment')
+  return db
+    .selectFrom('payment_group_stats')
     .select(['id_number', 'scheme', 'item'])
-    .where('amount_fen', '>', 0)
     .$if(excluded.length > 0, (q) => q.where('item', 'not in', excluded))
-    .groupBy(['id_number', 'scheme', 'item'])
-    .having((eb) => eb.fn.countAll(), '>=', p.minHistory + 1)
-    .having((eb) => eb(eb.parens(eb.fn.max('amount_fen'), '-', eb.fn.min('amount_fen')), '>', absK))
-    .having((eb) => eb(eb(eb.parens(eb.fn.max('amount_fen'), '-', eb.fn.min('amount_fen')), '*', 1_000_000), '>', eb(eb.fn.min('amount_fen'), '*', relK)));
-  const rows = await db
-    .selectFrom('payment as p')
-    .innerJoin(groups.as('g'), (j) => j.onRef('g.id_number', '=', 'p.id_number').onRef('g.scheme', '=', 'p.scheme').onRef('g.item', '=', 'p.item'))
-    .innerJoin('source_file as f', 'f.id', 'p.file_id')
-    .select([...PAYMENT_COLUMNS])
-    .orderBy('p.id_number').orderBy('p.scheme').orderBy('p.item').orderBy('p.period').orderBy('p.id')
-    .execute();
-  return rows.map(toPaymentRow);
+    .where('n', '>=', p.minHistory + 1)
+    .where((eb) => eb(eb.parens(eb.ref('max_fen'), '-', eb.ref('min_fen')), '>', absK))
+    .where((eb) => eb(eb(eb.parens(eb.ref('max_fen'), '-', eb.ref('min_fen')), '*', 1_000_000), '>', eb(eb.ref('min_fen'), '*', relK)));
 }
 
-async function peerAmounts(db: Kysely<DB>, wanted: ReadonlySet<string>, periods: string[], schemes: string[], items: string[]): Promise<Map<string, { id: string; fen: number }[]>> {
-  const out = new Map<string, { id: string; fen: number }[]>();
+/**
+ * Rows of the candidate groups (of some persons only, when given), ordered by person, scheme, item, period, id.
+ * The groups are read first and their persons' rows looked up by ID (index `payment_person_period`): a join
+ * left to the planner was seen to scan every payment instead.
+ */
+async function candidateGroups(db: Kysely<DB>, excluded: readonly string[], p: Params, persons?: readonly string[]): Promise<PaymentRow[]> {
+  const groups = new Set<string>();
+  const ids = new Set<string>();
+  for (const c of persons ? chunksOf(persons) : [null]) {
+    for (const g of await candidateGroupQuery(db, excluded, p).$if(c !== null, (q) => q.where('id_number', 'in', c!)).execute()) {
+      groups.add(`${g.id_number}|${g.scheme}|${g.item}`);
+      ids.add(g.id_number);
+    }
+  }
+  const out: PaymentRow[] = [];
+  for (const c of chunksOf([...ids].sort(byteCmp))) {
+    const rows = await db
+      .selectFrom('payment as p')
+      .innerJoin('source_file as f', 'f.id', 'p.file_id')
+      .select([...PAYMENT_COLUMNS])
+      .where('p.id_number', 'in', c)
+      .orderBy('p.id_number').orderBy('p.scheme').orderBy('p.item').orderBy('p.period').orderBy('p.id')
+      .execute();
+    for (const r of rows) if (groups.has(`${r.id_number}|${r.scheme}|${r.item}`)) out.push(toPaymentRow(r));
+  }
+  return out;
+}
+
+/**
+ * Positive amounts of the wanted peer groups, per {@link peerKey} (payer IDs are not kept: the caller takes
+ * the person's own payments out, which it has). One scan filtered by period, scheme, item and district.
+ */
+async function peerAmounts(
+  db: Kysely<DB>, wanted: ReadonlySet<string>, periods: string[], schemes: string[], items: string[], districts: (string | null)[], out: Map<string, number[]>, sinceId?: number,
+): Promise<void> {
+  if (periods.length === 0) return;
+  const named = districts.filter((d): d is string => d !== null);
   const stream = db
     .selectFrom('payment')
-    .select(['id_number', 'scheme', 'item', 'district_code', 'period', 'amount_fen'])
+    .select(['scheme', 'item', 'district_code', 'period', 'amount_fen'])
     .where('amount_fen', '>', 0)
     .where('period', 'in', periods)
     .where('scheme', 'in', schemes)
     .where('item', 'in', items)
+    .where((eb) => {
+      const parts = [];
+      if (named.length > 0) parts.push(eb('district_code', 'in', named));
+      if (named.length < districts.length) parts.push(eb('district_code', 'is', null));
+      return eb.or(parts);
+    })
+    .$if(sinceId !== undefined, (q) => q.where('id', '>', sinceId!))
     .stream(1000);
   for await (const r of stream) {
     const key = peerKey(r);
-    if (wanted.has(key)) pushTo(out, key, { id: r.id_number, fen: Number(r.amount_fen) });
+    if (wanted.has(key)) pushTo(out, key, Number(r.amount_fen));
   }
-  return out;
+}
+
+/** Peer statistics of one own-history outlier as kept with the run: null when it has fewer than minPeers peers. */
+type PeerState = { id: string; peers: RobustStats | null };
+
+/** Own-history outliers of rows ordered by (person, scheme, item). */
+function ownOutliersOf(rows: readonly PaymentRow[], claimed: ReadonlySet<number>, p: Params): OwnOutlier[] {
+  const own: OwnOutlier[] = [];
+  let i = 0;
+  while (i < rows.length) {
+    const a = rows[i]!;
+    let j = i;
+    while (j < rows.length && rows[j]!.id_number === a.id_number && rows[j]!.scheme === a.scheme && rows[j]!.item === a.item) j++;
+    own.push(...ownHistoryOutliers(rows.slice(i, j), claimed, p));
+    i = j;
+  }
+  return own;
+}
+
+/**
+ * Judges own-history outliers against their peers. `known` holds reusable peer statistics per payment id;
+ * the others' peer groups are read (fresh periods only among the rows with id > sinceId, every row of one
+ * being new). Returns the flagged outliers and the peer statistics of every outlier judged.
+ */
+async function judgePeers(
+  db: Kysely<DB>, own: readonly OwnOutlier[], rows: readonly PaymentRow[], known: ReadonlyMap<number, PeerState>, p: Params, fresh?: { sinceId: number; periods: ReadonlySet<string> },
+) {
+  const need = own.filter((o) => !known.has(o.payment.id));
+  const peers = new Map<string, number[]>();
+  // The person's own positive payments per peer group (all of them are among the candidate group's rows).
+  const ownAmounts = new Map<string, number[]>();
+  if (need.length > 0) {
+    const wanted = new Set(need.map((o) => peerKey(o.payment)));
+    const persons = new Set(need.map((o) => o.payment.id_number));
+    for (const r of rows) if (r.amount_fen > 0 && persons.has(r.id_number) && wanted.has(peerKey(r))) pushTo(ownAmounts, `${r.id_number}|${peerKey(r)}`, r.amount_fen);
+    const periods = sortedDistinct(need.map((o) => o.payment.period));
+    const schemes = sortedDistinct(need.map((o) => o.payment.scheme));
+    const items = sortedDistinct(need.map((o) => o.payment.item));
+    const districts = [...new Set(need.map((o) => o.payment.district_code))];
+    const freshP = fresh ? periods.filter((x) => fresh.periods.has(x)) : [];
+    await peerAmounts(db, wanted, periods.filter((x) => !freshP.includes(x)), schemes, items, districts, peers);
+    await peerAmounts(db, wanted, freshP, schemes, items, districts, peers, fresh?.sinceId);
+  }
+  const flagged: AmountOutlier[] = [];
+  const states = new Map<number, PeerState>();
+  for (const o of own) {
+    let st = known.get(o.payment.id);
+    if (!st) {
+      const mine = [...(ownAmounts.get(`${o.payment.id_number}|${peerKey(o.payment)}`) ?? [])];
+      const amounts = (peers.get(peerKey(o.payment)) ?? []).filter((fen) => {
+        const k = mine.indexOf(fen);
+        if (k < 0) return true;
+        mine.splice(k, 1);
+        return false;
+      });
+      st = { id: o.payment.id_number, peers: amounts.length < p.minPeers ? null : robustStats(amounts, p) };
+    }
+    states.set(o.payment.id, st);
+    if (!st.peers) continue;
+    const z = robustZ(o.payment.amount_fen, st.peers);
+    if (z > p.threshold) flagged.push({ ...o, peers: st.peers, peerZ: z });
+  }
+  return { flagged, states };
+}
+
+/** The persons an incremental run recomputes (module doc). */
+async function scopePersons(db: Kysely<DB>, inc: DetectorIncremental, excluded: readonly string[], p: Params): Promise<Set<string>> {
+  const candidates = new Set((await candidateGroupQuery(db, excluded, p).execute()).map((r) => r.id_number));
+  const relevant = new Set([...candidates, ...inc.previous.map((f) => f.idNumber)]);
+  const scope = await idsWithNewRows(db, relevant, inc.sinceId);
+  for (const id of await ownersOf(db, inc.claimChanged)) if (relevant.has(id)) scope.add(id);
+  if (inc.oldPeriods.length > 0) {
+    const touched = new Set(
+      (
+        await db.selectFrom('payment').select(['scheme', 'item', 'district_code', 'period']).distinct()
+          .where('id', '>', inc.sinceId).where('period', 'in', [...inc.oldPeriods]).where('amount_fen', '>', 0)
+          .$if(excluded.length > 0, (q) => q.where('item', 'not in', excluded))
+          .execute()
+      ).map(peerKey),
+    );
+    for (const c of chunksOf([...candidates].filter((id) => !scope.has(id)))) {
+      for (const r of await candidateGroups(db, excluded, p, c)) if (r.amount_fen > 0 && touched.has(peerKey(r))) scope.add(r.id_number);
+    }
+  }
+  return scope;
 }
 
 export const amountAnomaly: Detector = {
@@ -217,36 +381,71 @@ export const amountAnomaly: Detector = {
     const { db, settings } = ctx;
     const p = settings.detectors.amount_anomaly;
     const excluded = sortedDistinct([...p.excludeItems, ...payableAfterDeathItems(settings)]);
+    const inc = ctx.incremental;
     ctx.stats.examined = await countPayments(db);
 
     // Benford table first: it is wanted even when no payment is an outlier.
-    ctx.stats.benford = await benfordByBatch(db, settings.detectors.benford);
+    let counts = await benfordCounts(db, settings.detectors.benford, inc?.sinceId);
+    if (inc) {
+      const before = JSON.parse((await readState(db, inc.prevRunId, 'amount_anomaly', 'benford_counts')) ?? '{}') as Record<string, number[]>;
+      const sum = new Map(Object.entries(before));
+      for (const [batch, c] of counts) sum.set(batch, (sum.get(batch) ?? new Array<number>(9).fill(0)).map((x, i) => x + c[i]!));
+      counts = sum;
+    }
+    ctx.stats.benford = benfordTable(counts, settings.detectors.benford.minRows);
     for (const b of ctx.stats.benford) {
       if (b.conformity === 'nonconformity') ctx.logger.warn({ batch: b.batch, n: b.n, mad: b.mad }, `batch ${b.batch}: first digits of ${b.n} back-pay/adjustment amounts do not conform to Benford's law (MAD ${b.mad})`);
     }
 
-    const rows = await candidateGroups(db, excluded, p);
-    const own: OwnOutlier[] = [];
-    let i = 0;
-    while (i < rows.length) {
-      const a = rows[i]!;
-      let j = i;
-      while (j < rows.length && rows[j]!.id_number === a.id_number && rows[j]!.scheme === a.scheme && rows[j]!.item === a.item) j++;
-      own.push(...ownHistoryOutliers(rows.slice(i, j), ctx.claimed, p));
-      i = j;
+    const untilId = Number((await db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
+    await refreshGroupStats(db, untilId);
+    let rows: PaymentRow[];
+    let scope: Set<string> | null = null;
+    const known = new Map<number, PeerState>();
+    const carried = new Map<number, PeerState>();
+    if (inc) {
+      scope = await scopePersons(db, inc, excluded, p);
+      rows = [];
+      for (const c of chunksOf([...scope].sort(byteCmp))) rows.push(...(await candidateGroups(db, excluded, p, c)));
+      const before = await readStates(db, inc.prevRunId, 'amount_anomaly');
+      for (const [k, v] of before) {
+        if (!/^\d+$/.test(k)) continue;
+        const st = JSON.parse(v) as PeerState;
+        if (scope.has(st.id)) known.set(Number(k), st);
+        else carried.set(Number(k), st);
+      }
+      // Peer statistics are reused only where the peer group gained no rows.
+      const touched = new Set(
+        inc.oldPeriods.length === 0
+          ? []
+          : (await db.selectFrom('payment').select(['scheme', 'item', 'district_code', 'period']).distinct()
+              .where('id', '>', inc.sinceId).where('period', 'in', [...inc.oldPeriods]).where('amount_fen', '>', 0).execute()).map(peerKey),
+      );
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const id of [...known.keys()]) {
+        const r = byId.get(id);
+        if (!r || inc.freshPeriods.has(r.period) || touched.has(peerKey(r))) known.delete(id);
+      }
+      ctx.logger.info({ step: 'detect', recomputed: scope.size, rows: rows.length }, `amount_anomaly: ${scope.size} person(s) to recompute`);
+    } else {
+      rows = await candidateGroups(db, excluded, p);
     }
-    if (own.length === 0) return;
-    const peers = await peerAmounts(
-      db,
-      new Set(own.map((o) => peerKey(o.payment))),
-      sortedDistinct(own.map((o) => o.payment.period)),
-      sortedDistinct(own.map((o) => o.payment.scheme)),
-      sortedDistinct(own.map((o) => o.payment.item)),
-    );
-    const flagged = peerOutliers(own, peers, p);
+    const own = ownOutliersOf(rows, ctx.claimed, p);
+    const { flagged, states } = await judgePeers(db, own, rows, known, p, inc ? { sinceId: inc.sinceId, periods: inc.freshPeriods } : undefined);
+    for (const [id, st] of carried) states.set(id, st);
+    const saved: [string, string][] = [...states].map(([id, st]) => [String(id), JSON.stringify(st)]);
+    saved.push(['benford_counts', JSON.stringify(Object.fromEntries(counts))]);
+    await writeStates(db, ctx.runId, 'amount_anomaly', saved);
+
     const byCase = new Map<string, AmountOutlier[]>();
     for (const f of flagged) pushTo(byCase, `${f.payment.id_number}|${f.payment.period}`, f);
     const labels = labelsOf(settings);
-    for (const key of [...byCase.keys()].sort(byteCmp)) yield anomalyFinding(byCase.get(key)!, labels);
+    const out: Finding[] = [...byCase.keys()].map((key) => anomalyFinding(byCase.get(key)!, labels));
+    if (inc && scope) {
+      const s = scope;
+      out.push(...inc.previous.filter((f) => !s.has(f.idNumber)));
+    }
+    out.sort((a, b) => byteCmp(a.caseKey, b.caseKey));
+    yield* out;
   },
 };

@@ -20,7 +20,9 @@
  *   15.507) is given as well, but it rejects almost any large sample, which is why MAD decides.
  *
  * Scale: one GROUP BY (batch, first digit) over the tested items; the digit is computed in SQL with
- * `substr(cast(abs(amount_fen) as text), 1, 1)`, which SQLite and PostgreSQL both understand.
+ * `substr(cast(abs(amount_fen) as text), 1, 1)`, which SQLite and PostgreSQL both understand. The counts
+ * per batch and digit add up, so an incremental run counts the new rows only and adds them to the counts the
+ * previous run kept ({@link benfordCounts}).
  */
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../db/schema.ts';
@@ -99,20 +101,21 @@ export function firstDigit(amountFen: number): number {
 }
 
 /**
- * The Benford table of the store: one row per batch with at least `minRows` rows of the tested items,
- * ordered byte-wise by batch. This is what the run summary shows (see README "Detectors").
+ * Rows of the tested items per batch and first digit (index 0 = digit 1): over every stored payment, or over
+ * those with `id > sinceId` only (counts are additive: payments are never deleted).
  */
-export async function benfordByBatch(db: Kysely<DB>, params: DetectorSettings['benford']): Promise<BenfordBatch[]> {
-  if (params.items.length === 0) return [];
+export async function benfordCounts(db: Kysely<DB>, params: DetectorSettings['benford'], sinceId?: number): Promise<Map<string, number[]>> {
+  const byBatch = new Map<string, number[]>();
+  if (params.items.length === 0) return byBatch;
   const digit = sql<string>`substr(cast(abs(${sql.ref('amount_fen')}) as text), 1, 1)`;
   const rows = await db
     .selectFrom('payment')
     .select(['batch', digit.as('digit'), (eb) => eb.fn.countAll().as('n')])
     .where('item', 'in', [...params.items])
     .where('amount_fen', '<>', 0)
+    .$if(sinceId !== undefined, (q) => q.where('id', '>', sinceId!))
     .groupBy(['batch', digit])
     .execute();
-  const byBatch = new Map<string, number[]>();
   for (const r of rows) {
     const d = Number(r.digit);
     if (!(d >= 1 && d <= 9)) continue;
@@ -120,8 +123,21 @@ export async function benfordByBatch(db: Kysely<DB>, params: DetectorSettings['b
     counts[d - 1]! += Number(r.n);
     byBatch.set(r.batch, counts);
   }
+  return byBatch;
+}
+
+/** The Benford table from counts per batch: batches with at least `minRows` rows, byte-wise by batch. Pure. */
+export function benfordTable(byBatch: ReadonlyMap<string, readonly number[]>, minRows: number): BenfordBatch[] {
   return [...byBatch.entries()]
-    .filter(([, c]) => c.reduce((s, x) => s + x, 0) >= params.minRows)
+    .filter(([, c]) => c.reduce((s, x) => s + x, 0) >= minRows)
     .sort((a, b) => byteCmp(a[0], b[0]))
     .map(([batch, counts]) => ({ batch, ...benfordTest(counts) }));
+}
+
+/**
+ * The Benford table of the store: one row per batch with at least `minRows` rows of the tested items,
+ * ordered byte-wise by batch. This is what the run summary shows (see README "Detectors").
+ */
+export async function benfordByBatch(db: Kysely<DB>, params: DetectorSettings['benford']): Promise<BenfordBatch[]> {
+  return benfordTable(await benfordCounts(db, params), params.minRows);
 }

@@ -31,14 +31,26 @@
  * paymentIds: the counted 170 payments (and reversals) of the counted months.
  *
  * Scale: a GROUP BY (person, period, scheme HAVING net > 0) and a self-join of that small set find the
- * overlapping (person, month) pairs; only their payments are read back.
+ * overlapping (person, month) pairs; the GROUP BY runs only over the (person, period) pairs holding two or
+ * more rows (shared.ts `multiRowPairs`: an index-only scan), and only the overlapping pairs' payments are
+ * read back.
+ *
+ * Incremental (./scope.ts): a person's finding depends only on their own rows of the months where both
+ * pensions are drawn (and the claims on them). A person is recomputed from all their rows when a period no
+ * earlier row is in makes an overlapping month for them (the same GROUP BY over the new rows alone), when
+ * they have a new row in an older period, or when a payment of theirs changed its claim — among those, only
+ * persons with positive payments in both the resident and another scheme at all (payment_group_stats) can
+ * have an overlapping month; a new month that is no overlapping month leaves their finding as it was, so
+ * every other previous finding is carried forward.
  */
 import type { Kysely } from 'kysely';
+import { chunksOf, oldPairsTouched, type DetectorIncremental } from './scope.ts';
+import { refreshGroupStats } from './amount-anomaly.ts';
 import { formatFen } from '../calendar/values.ts';
 import type { DB } from '../db/schema.ts';
 import { compareNames, fullestName } from '../matching/names.ts';
 import type { Confidence, Detector, DetectorContext, Finding } from './types.ts';
-import { byteCmp, countPayments, districtOf, labelsOf, latestPayment, monthRanges, payableAfterDeathItems, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
+import { byteCmp, countPayments, multiRowPairs, districtOf, labelsOf, latestPayment, monthRanges, payableAfterDeathItems, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
 
 /** Parameters of {@link concurrentFinding}. */
 export interface ConcurrentParams {
@@ -123,17 +135,21 @@ export function concurrentFinding(rows: readonly PaymentRow[], claimed: Readonly
   };
 }
 
-async function overlapRows(db: Kysely<DB>, resident: string, others: readonly string[], exempt: readonly string[]): Promise<PaymentRow[]> {
+/** The overlapping (person, month) pairs, optionally among the new rows of fresh periods only. */
+function overlapQuery(db: Kysely<DB>, resident: string, others: readonly string[], exempt: readonly string[], fresh?: { sinceId: number; periods: string[] }) {
   const schemes = [resident, ...others];
-  const rows = await db
+  return db
     .with('drawn', (qc) =>
-      qc
-        .selectFrom('payment')
-        .select(['id_number', 'period', 'scheme'])
-        .where('scheme', 'in', schemes)
-        .$if(exempt.length > 0, (q) => q.where('item', 'not in', exempt))
-        .groupBy(['id_number', 'period', 'scheme'])
-        .having((eb) => eb.fn.sum('amount_fen'), '>', 0),
+      (fresh
+        ? qc.selectFrom('payment as q').where('q.id', '>', fresh.sinceId).where('q.period', 'in', fresh.periods)
+        : // Over every row, only the (person, period) pairs with two or more rows can hold two schemes.
+          qc.selectFrom(multiRowPairs(db).as('m')).innerJoin('payment as q', (j) => j.onRef('q.id_number', '=', 'm.id_number').onRef('q.period', '=', 'm.period'))
+      )
+        .select(['q.id_number', 'q.period', 'q.scheme'])
+        .where('q.scheme', 'in', schemes)
+        .$if(exempt.length > 0, (q) => q.where('q.item', 'not in', exempt))
+        .groupBy(['q.id_number', 'q.period', 'q.scheme'])
+        .having((eb) => eb.fn.sum('q.amount_fen'), '>', 0),
     )
     .with('overlap', (qc) =>
       qc
@@ -143,7 +159,12 @@ async function overlapRows(db: Kysely<DB>, resident: string, others: readonly st
         .where('o.scheme', 'in', others)
         .select(['r.id_number', 'r.period'])
         .distinct(),
-    )
+    );
+}
+
+async function overlapRows(db: Kysely<DB>, resident: string, others: readonly string[], exempt: readonly string[]): Promise<PaymentRow[]> {
+  const schemes = [resident, ...others];
+  const rows = await overlapQuery(db, resident, others, exempt)
     .selectFrom('payment as p')
     .innerJoin('overlap as x', (j) => j.onRef('x.id_number', '=', 'p.id_number').onRef('x.period', '=', 'p.period'))
     .innerJoin('source_file as f', 'f.id', 'p.file_id')
@@ -155,6 +176,81 @@ async function overlapRows(db: Kysely<DB>, resident: string, others: readonly st
   return rows.map(toPaymentRow);
 }
 
+/** Keeps the rows of the months where the resident scheme and another scheme both net positive (the SQL overlap rule). */
+function overlapMonthsOnly(rows: readonly PaymentRow[], resident: string, others: readonly string[]): PaymentRow[] {
+  const net = new Map<string, number>();
+  for (const r of rows) net.set(`${r.period}|${r.scheme}`, (net.get(`${r.period}|${r.scheme}`) ?? 0) + r.amount_fen);
+  const overlap = (period: string) => (net.get(`${period}|${resident}`) ?? 0) > 0 && others.some((o) => (net.get(`${period}|${o}`) ?? 0) > 0);
+  return rows.filter((r) => overlap(r.period));
+}
+
+/** Findings of rows ordered by person (then period, id). */
+function personFindings(rows: readonly PaymentRow[], claimed: ReadonlySet<number>, params: ConcurrentParams): Finding[] {
+  const findings: Finding[] = [];
+  let i = 0;
+  while (i < rows.length) {
+    let j = i;
+    while (j < rows.length && rows[j]!.id_number === rows[i]!.id_number) j++;
+    const f = concurrentFinding(rows.slice(i, j), claimed, params);
+    if (f) findings.push(f);
+    i = j;
+  }
+  return findings;
+}
+
+async function incrementalFindings(db: Kysely<DB>, inc: DetectorIncremental, claimed: ReadonlySet<number>, params: ConcurrentParams, exempt: readonly string[]): Promise<Finding[]> {
+  const { residentScheme: resident, otherSchemes: others } = params;
+  const persons = new Set<string>();
+  if (inc.freshPeriods.size > 0) {
+    const rows = await overlapQuery(db, resident, others, exempt, { sinceId: inc.sinceId, periods: [...inc.freshPeriods] }).selectFrom('overlap').select('id_number').distinct().execute();
+    for (const r of rows) persons.add(r.id_number);
+  }
+  // A new row in an older period (or a changed claim) matters only to a person who draws both schemes at
+  // all: a positive payment of a non-exempt item in the resident scheme and in another (payment_group_stats,
+  // brought up to date first) — anyone else has no overlapping month, before or now.
+  const touched = [...new Set([...(await oldPairsTouched(db, inc))].map((k) => k.slice(0, k.indexOf('|'))))].filter((id) => !persons.has(id));
+  if (touched.length > 0) {
+    await refreshGroupStats(db, inc.untilId);
+    for (const c of chunksOf(touched.sort(byteCmp))) {
+      const rows = await db
+        .selectFrom('payment_group_stats')
+        .select(['id_number', 'scheme'])
+        .distinct()
+        .where('id_number', 'in', c)
+        .where('scheme', 'in', [resident, ...others])
+        .$if(exempt.length > 0, (q) => q.where('item', 'not in', exempt))
+        .execute();
+      const drawsResident = new Set(rows.filter((r) => r.scheme === resident).map((r) => r.id_number));
+      for (const r of rows) if (r.scheme !== resident && drawsResident.has(r.id_number)) persons.add(r.id_number);
+    }
+  }
+  const out: Finding[] = [];
+  for (const c of chunksOf([...persons].sort(byteCmp))) {
+    const rows = (
+      await db
+        .selectFrom('payment as p')
+        .innerJoin('source_file as f', 'f.id', 'p.file_id')
+        .select([...PAYMENT_COLUMNS])
+        .where('p.id_number', 'in', c)
+        .where('p.scheme', 'in', [resident, ...others])
+        .$if(exempt.length > 0, (q) => q.where('p.item', 'not in', exempt))
+        .orderBy('p.id_number').orderBy('p.period').orderBy('p.id')
+        .execute()
+    ).map(toPaymentRow);
+    const kept: PaymentRow[] = [];
+    let i = 0;
+    while (i < rows.length) {
+      let j = i;
+      while (j < rows.length && rows[j]!.id_number === rows[i]!.id_number) j++;
+      kept.push(...overlapMonthsOnly(rows.slice(i, j), resident, others));
+      i = j;
+    }
+    out.push(...personFindings(kept, claimed, params));
+  }
+  for (const f of inc.previous) if (!persons.has(f.caseKey)) out.push(f);
+  return out;
+}
+
 export const concurrentPension: Detector = {
   id: 'concurrent_pension',
   title: "Residents' pension drawn with another pension",
@@ -162,17 +258,11 @@ export const concurrentPension: Detector = {
     const { db, settings } = ctx;
     const { residentScheme, otherSchemes } = settings.detectors.concurrent_pension;
     ctx.stats.examined = await countPayments(db);
-    const rows = await overlapRows(db, residentScheme, otherSchemes, payableAfterDeathItems(settings));
+    const exempt = payableAfterDeathItems(settings);
     const params: ConcurrentParams = { residentScheme, otherSchemes, labels: labelsOf(settings) };
-    const findings: Finding[] = [];
-    let i = 0;
-    while (i < rows.length) {
-      let j = i;
-      while (j < rows.length && rows[j]!.id_number === rows[i]!.id_number) j++;
-      const f = concurrentFinding(rows.slice(i, j), ctx.claimed, params);
-      if (f) findings.push(f);
-      i = j;
-    }
+    const findings = ctx.incremental
+      ? await incrementalFindings(db, ctx.incremental, ctx.claimed, params, exempt)
+      : personFindings(await overlapRows(db, residentScheme, otherSchemes, exempt), ctx.claimed, params);
     findings.sort((a, b) => byteCmp(a.caseKey, b.caseKey));
     yield* findings;
   },

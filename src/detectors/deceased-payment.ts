@@ -17,14 +17,22 @@
  * then public-security record) and the comparisons that decided it. One finding per recipient; case key =
  * the recipient's (payment-side) normalised ID. The evidence keeps the comparisons, the death reports and a
  * one-line "why" without IDs.
+ *
+ * Incremental (./scope.ts): the link stage runs in full every time (it reads the death records and the few
+ * payments their IDs reach); each linked recipient's verdict is fingerprinted and kept with the run. A
+ * recipient's finding is a function of their verdict and their own payments only, so it is recomputed when
+ * the verdict appeared, changed or went away since the previous run, when their death fact changed, when they
+ * have new payment rows, or when a payment of theirs changed its claim; every other finding is carried forward.
  */
+import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { monthsBetween } from '../calendar/values.ts';
 import { linkDeaths, type RecipientDeath } from '../matching/link.ts';
 import { fullestName } from '../matching/names.ts';
 import type { DB } from '../db/schema.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
-import type { PaymentRow } from './shared.ts';
+import { byteCmp, type PaymentRow } from './shared.ts';
+import { idsWithNewRows, ownersOf, readStates, writeStates } from './scope.ts';
 
 /** A payment row a finding may count (period after the death month, item not exempt). */
 export type CandidatePayment = Pick<PaymentRow, 'id' | 'id_number' | 'name' | 'scheme' | 'item' | 'period' | 'amount_fen' | 'paid_on' | 'district_code'>;
@@ -114,20 +122,46 @@ export function findingForPerson(death: RecipientDeath, rows: readonly Candidate
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+const verdictFingerprint = (d: RecipientDeath): string => crypto.createHash('sha256').update(JSON.stringify(d)).digest('hex').slice(0, 32);
+
 export const deceasedPayment: Detector = {
   id: 'deceased_payment',
   title: 'Payments after death',
   async *run(ctx: DetectorContext) {
     const exempt = new Set(ctx.settings.items.filter((i) => i.payable_after_death).map((i) => i.code));
-    const { deaths, stats } = await linkDeaths(ctx.db);
+    const { deaths: all, stats } = await linkDeaths(ctx.db);
     ctx.logger.info({ step: 'link', ...stats }, `linked ${stats.links} death record(s) to ${stats.recipients} recipient(s)`);
+    const fps = new Map(all.map((d) => [d.idNumber, verdictFingerprint(d)]));
+    let deaths = all;
+    const inc = ctx.incremental;
+    let scope: Set<string> | null = null;
+    if (inc) {
+      const before = await readStates(ctx.db, inc.prevRunId, 'deceased_payment');
+      scope = new Set<string>();
+      for (const [id, fp] of fps) if (before.get(id) !== fp) scope.add(id);
+      for (const id of before.keys()) if (!fps.has(id)) scope.add(id);
+      for (const id of inc.deathChanged) scope.add(id);
+      for (const id of await idsWithNewRows(ctx.db, fps.keys(), inc.sinceId)) scope.add(id);
+      for (const id of await ownersOf(ctx.db, inc.claimChanged)) scope.add(id);
+      const s = scope;
+      deaths = all.filter((d) => s.has(d.idNumber));
+      ctx.logger.info({ step: 'detect', recomputed: deaths.length, linked: all.length }, `deceased_payment: ${deaths.length} of ${all.length} linked recipient(s) to recompute`);
+    }
+    await writeStates(ctx.db, ctx.runId, 'deceased_payment', fps);
     const payments = await candidatePayments(ctx.db, deaths, exempt, ctx.settings.deathMonthPayable, ctx.claimed);
     ctx.stats.examined = [...payments.values()].reduce((s, g) => s + g.length, 0);
+    const out: Finding[] = [];
     for (const d of deaths) {
       const rows = payments.get(d.idNumber);
       if (!rows) continue;
       const f = findingForPerson(d, rows);
-      if (f) yield f;
+      if (f) out.push(f);
     }
+    if (inc && scope) {
+      const s = scope;
+      out.push(...inc.previous.filter((f) => !s.has(f.caseKey)));
+      out.sort((a, b) => byteCmp(a.caseKey, b.caseKey));
+    }
+    yield* out;
   },
 };

@@ -27,12 +27,21 @@
  * counted, so a later detector (concurrent_pension) still counts the kept copy once.
  *
  * Scale: one GROUP BY over the positive payments (person, scheme, item, period, amount HAVING count ≥ 2)
- * picks the groups; only their rows are read back.
+ * picks the groups, run only over the (person, period) pairs holding two or more rows (shared.ts
+ * `multiRowPairs`: an index-only scan); only the groups' rows are read back.
+ *
+ * Incremental (./scope.ts): a group's finding depends on its own rows and their claims only. Groups in a
+ * period no earlier row is in consist of new rows alone: the same GROUP BY runs over the new rows. Every
+ * (person, period) pair with a new row in an older period, or with a payment whose claim changed, has all its
+ * groups recomputed from all their rows; every other previous finding is carried forward.
  */
 import { formatFen } from '../calendar/values.ts';
 import { fullestName } from '../matching/names.ts';
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
-import { byteCmp, countPayments, CODE_LABELS, districtOf, labelsOf, latestPayment, paymentOrder, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
+import { chunksOf, oldPairsTouched, pairKey, type DetectorIncremental } from './scope.ts';
+import { byteCmp, countPayments, multiRowPairs, CODE_LABELS, districtOf, labelsOf, latestPayment, paymentOrder, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
 
 /** How one group's payments were counted (pure result of {@link countDuplicates}). */
 export interface DuplicateCount {
@@ -127,44 +136,88 @@ export function duplicateFinding(rows: readonly PaymentRow[], labels: Labels = C
   };
 }
 
+/** Findings of consecutive rows ordered by (person, scheme, item, period), claimed payments removed. */
+function groupFindings(rows: readonly PaymentRow[], claimed: ReadonlySet<number>, labels: Labels): Finding[] {
+  const kept = rows.filter((r) => !claimed.has(r.id));
+  const findings: Finding[] = [];
+  let i = 0;
+  while (i < kept.length) {
+    const a = kept[i]!;
+    let j = i;
+    while (j < kept.length && kept[j]!.id_number === a.id_number && kept[j]!.scheme === a.scheme && kept[j]!.item === a.item && kept[j]!.period === a.period) j++;
+    const f = duplicateFinding(kept.slice(i, j), labels);
+    if (f) findings.push(f);
+    i = j;
+  }
+  return findings;
+}
+
+/** Rows of the groups holding two or more positive payments of one amount, optionally among new rows of fresh periods only. */
+async function duplicateGroupRows(db: Kysely<DB>, fresh?: { sinceId: number; periods: string[] }): Promise<PaymentRow[]> {
+  // Over every row, the GROUP BY runs only over the (person, period) pairs with two or more rows.
+  const groups = fresh
+    ? db
+        .selectFrom('payment')
+        .select(['id_number', 'scheme', 'item', 'period'])
+        .distinct()
+        .where('amount_fen', '>', 0)
+        .where('id', '>', fresh.sinceId)
+        .where('period', 'in', fresh.periods)
+        .groupBy(['id_number', 'scheme', 'item', 'period', 'amount_fen'])
+        .having((eb) => eb.fn.countAll(), '>=', 2)
+    : db
+        .selectFrom(multiRowPairs(db).as('m'))
+        .innerJoin('payment as q', (j) => j.onRef('q.id_number', '=', 'm.id_number').onRef('q.period', '=', 'm.period'))
+        .select(['q.id_number', 'q.scheme', 'q.item', 'q.period'])
+        .distinct()
+        .where('q.amount_fen', '>', 0)
+        .groupBy(['q.id_number', 'q.scheme', 'q.item', 'q.period', 'q.amount_fen'])
+        .having((eb) => eb.fn.countAll(), '>=', 2);
+  const rows = await db
+    .selectFrom('payment as p')
+    .innerJoin('source_file as f', 'f.id', 'p.file_id')
+    .innerJoin(groups.as('g'), (j) =>
+      j.onRef('g.id_number', '=', 'p.id_number').onRef('g.scheme', '=', 'p.scheme').onRef('g.item', '=', 'p.item').onRef('g.period', '=', 'p.period'),
+    )
+    .select([...PAYMENT_COLUMNS])
+    .$if(!!fresh, (q) => q.where('p.id', '>', fresh!.sinceId).where('p.period', 'in', fresh!.periods))
+    .orderBy('p.id_number').orderBy('p.scheme').orderBy('p.item').orderBy('p.period').orderBy('p.id')
+    .execute();
+  return rows.map(toPaymentRow);
+}
+
+async function incrementalFindings(db: Kysely<DB>, inc: DetectorIncremental, claimed: ReadonlySet<number>, labels: Labels): Promise<Finding[]> {
+  const out: Finding[] = [];
+  if (inc.freshPeriods.size > 0) out.push(...groupFindings(await duplicateGroupRows(db, { sinceId: inc.sinceId, periods: [...inc.freshPeriods] }), claimed, labels));
+  const pairs = await oldPairsTouched(db, inc);
+  const persons = [...new Set([...pairs].map((k) => k.slice(0, k.indexOf('|'))))].sort(byteCmp);
+  for (const c of chunksOf(persons)) {
+    const rows = (
+      await db
+        .selectFrom('payment as p')
+        .innerJoin('source_file as f', 'f.id', 'p.file_id')
+        .select([...PAYMENT_COLUMNS])
+        .where('p.id_number', 'in', c)
+        .orderBy('p.id_number').orderBy('p.scheme').orderBy('p.item').orderBy('p.period').orderBy('p.id')
+        .execute()
+    ).map(toPaymentRow).filter((r) => pairs.has(pairKey(r.id_number, r.period)));
+    out.push(...groupFindings(rows, claimed, labels));
+  }
+  for (const f of inc.previous) if (!pairs.has(pairKey(f.idNumber, f.periods[0]!))) out.push(f);
+  return out;
+}
+
 export const duplicatePayment: Detector = {
   id: 'duplicate_payment',
   title: 'Duplicate payments',
   async *run(ctx: DetectorContext) {
     const { db } = ctx;
     ctx.stats.examined = await countPayments(db);
-    // Groups holding two or more positive payments of one amount (set-based; the heavy lifting).
-    const groups = db
-      .selectFrom('payment')
-      .select(['id_number', 'scheme', 'item', 'period'])
-      .distinct()
-      .where('amount_fen', '>', 0)
-      .groupBy(['id_number', 'scheme', 'item', 'period', 'amount_fen'])
-      .having((eb) => eb.fn.countAll(), '>=', 2);
-    const rows = (
-      await db
-        .selectFrom('payment as p')
-        .innerJoin('source_file as f', 'f.id', 'p.file_id')
-        .innerJoin(groups.as('g'), (j) =>
-          j.onRef('g.id_number', '=', 'p.id_number').onRef('g.scheme', '=', 'p.scheme').onRef('g.item', '=', 'p.item').onRef('g.period', '=', 'p.period'),
-        )
-        .select([...PAYMENT_COLUMNS])
-        .orderBy('p.id_number').orderBy('p.scheme').orderBy('p.item').orderBy('p.period').orderBy('p.id')
-        .execute()
-    )
-      .map(toPaymentRow)
-      .filter((r) => !ctx.claimed.has(r.id));
     const labels = labelsOf(ctx.settings);
-    const findings: Finding[] = [];
-    let i = 0;
-    while (i < rows.length) {
-      const a = rows[i]!;
-      let j = i;
-      while (j < rows.length && rows[j]!.id_number === a.id_number && rows[j]!.scheme === a.scheme && rows[j]!.item === a.item && rows[j]!.period === a.period) j++;
-      const f = duplicateFinding(rows.slice(i, j), labels);
-      if (f) findings.push(f);
-      i = j;
-    }
+    // Groups holding two or more positive payments of one amount (set-based; the heavy lifting).
+    const findings = ctx.incremental
+      ? await incrementalFindings(db, ctx.incremental, ctx.claimed, labels)
+      : groupFindings(await duplicateGroupRows(db), ctx.claimed, labels);
     findings.sort((x, y) => byteCmp(x.caseKey, y.caseKey));
     yield* findings;
   },

@@ -23,11 +23,21 @@
  *
  * Scale: one GROUP BY (account, period HAVING count(DISTINCT id) ≥ minPersons) as the subquery that picks
  * the accounts; only their payments are read back, and the flagged periods are recounted from them.
+ *
+ * Incremental (./scope.ts): an account's finding depends on its own payments only (claims play no part). It
+ * is recomputed from all its payments when a period no earlier row is in flags it (the same GROUP BY over the
+ * new rows alone), when it has a new row in an older period, or when it had a finding and has any new row;
+ * an account without a finding whose new rows flag nothing still has none, so every other previous finding
+ * is carried forward. Reading the recomputed accounts' payments is one scan of the payments (there is no
+ * index on the account: it costs more at ingest than it saves here, see migration 0005).
  */
 import { formatFen } from '../calendar/values.ts';
 import { maskAccount } from '../identity/resident-id.ts';
 import { fullestName } from '../matching/names.ts';
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
+import { chunksOf, type DetectorIncremental } from './scope.ts';
 import { byteCmp, countPayments, districtOf, monthRanges, periodRange, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type PaymentRow } from './shared.ts';
 
 /** One person paid into a shared account (evidence). */
@@ -123,6 +133,56 @@ export function sharedAccountFinding(account: string, rows: readonly PaymentRow[
   };
 }
 
+/** Accounts with minPersons or more people in some period, optionally among the new rows of fresh periods only. */
+function flaggedAccountsQuery(db: Kysely<DB>, minPersons: number, fresh?: { sinceId: number; periods: string[] }) {
+  return db
+    .selectFrom('payment')
+    .select('account')
+    .distinct()
+    .where('account', 'is not', null)
+    .where('account', '<>', '')
+    .where('amount_fen', '>', 0)
+    .$if(!!fresh, (q) => q.where('id', '>', fresh!.sinceId).where('period', 'in', fresh!.periods))
+    .groupBy(['account', 'period'])
+    .having((eb) => eb.fn.count('id_number').distinct(), '>=', minPersons);
+}
+
+/** The findings of accounts from all their payments (rows ordered by account, then id). */
+function accountFindings(rows: readonly PaymentRow[], minPersons: number): Finding[] {
+  const byAccount = new Map<string, PaymentRow[]>();
+  for (const r of rows) pushTo(byAccount, r.account!, r);
+  const out: Finding[] = [];
+  for (const account of [...byAccount.keys()].sort(byteCmp)) {
+    const accountRows = byAccount.get(account)!;
+    const f = sharedAccountFinding(account, accountRows, flaggedPeriods(accountRows, minPersons));
+    if (f) out.push(f);
+  }
+  return out;
+}
+
+async function incrementalFindings(db: Kysely<DB>, inc: DetectorIncremental, minPersons: number): Promise<Finding[]> {
+  const accounts = new Set<string>();
+  if (inc.freshPeriods.size > 0) {
+    for (const r of await flaggedAccountsQuery(db, minPersons, { sinceId: inc.sinceId, periods: [...inc.freshPeriods] }).execute()) accounts.add(r.account!);
+  }
+  if (inc.oldPeriods.length > 0) {
+    const rows = await db.selectFrom('payment').select('account').distinct().where('id', '>', inc.sinceId).where('period', 'in', [...inc.oldPeriods]).where('account', 'is not', null).where('account', '<>', '').execute();
+    for (const r of rows) accounts.add(r.account!);
+  }
+  for (const c of chunksOf(inc.previous.map((f) => f.caseKey), 2000)) {
+    for (const r of await db.selectFrom('payment').select('account').distinct().where('account', 'in', c).where('id', '>', inc.sinceId).execute()) accounts.add(r.account!);
+  }
+  const out: Finding[] = [];
+  for (const c of chunksOf([...accounts].sort(byteCmp), 5000)) {
+    const rows = (
+      await db.selectFrom('payment as p').innerJoin('source_file as f', 'f.id', 'p.file_id').select([...PAYMENT_COLUMNS]).where('p.account', 'in', c).orderBy('p.account').orderBy('p.id').execute()
+    ).map(toPaymentRow);
+    out.push(...accountFindings(rows, minPersons));
+  }
+  for (const f of inc.previous) if (!accounts.has(f.caseKey)) out.push(f);
+  return out.sort((a, b) => byteCmp(a.caseKey, b.caseKey));
+}
+
 export const sharedAccount: Detector = {
   id: 'shared_account',
   title: 'One account, several people',
@@ -130,31 +190,20 @@ export const sharedAccount: Detector = {
     const { db } = ctx;
     const { minPersons } = ctx.settings.detectors.shared_account;
     ctx.stats.examined = await countPayments(db);
+    if (ctx.incremental) {
+      yield* await incrementalFindings(db, ctx.incremental, minPersons);
+      return;
+    }
     // Accounts with minPersons or more people in some period (set-based); their payments are read back once.
-    const flaggedAccounts = db
-      .selectFrom('payment')
-      .select('account')
-      .distinct()
-      .where('account', 'is not', null)
-      .where('account', '<>', '')
-      .where('amount_fen', '>', 0)
-      .groupBy(['account', 'period'])
-      .having((eb) => eb.fn.count('id_number').distinct(), '>=', minPersons);
     const rows = (
       await db
         .selectFrom('payment as p')
         .innerJoin('source_file as f', 'f.id', 'p.file_id')
         .select([...PAYMENT_COLUMNS])
-        .where('p.account', 'in', flaggedAccounts)
+        .where('p.account', 'in', flaggedAccountsQuery(db, minPersons))
         .orderBy('p.account').orderBy('p.id')
         .execute()
     ).map(toPaymentRow);
-    const byAccount = new Map<string, PaymentRow[]>();
-    for (const r of rows) pushTo(byAccount, r.account!, r);
-    for (const account of [...byAccount.keys()].sort(byteCmp)) {
-      const accountRows = byAccount.get(account)!;
-      const f = sharedAccountFinding(account, accountRows, flaggedPeriods(accountRows, minPersons));
-      if (f) yield f;
-    }
+    yield* accountFindings(rows, minPersons);
   },
 };

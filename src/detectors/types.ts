@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.ts';
 import type { DB } from '../db/schema.ts';
 import type { BenfordBatch } from './benford.ts';
+import type { DetectorIncremental } from './scope.ts';
 
 /** Confidence of a match — distinct from the status of a case (DOMAIN.md §5). */
 export type Confidence = 'confirmed' | 'probable' | 'review';
@@ -69,6 +70,12 @@ export interface DetectorContext {
    * DOMAIN.md §4): a detector must not count them again. Detectors run in registry order.
    */
   claimed: ReadonlySet<number>;
+  /**
+   * Set when the run detects incrementally (./scope.ts): what is new since the previous succeeded run and this
+   * detector's findings of that run. A detector that uses it returns exactly the findings a full computation
+   * would (recomputing what can have changed, carrying the rest forward); one that ignores it computes in full.
+   */
+  incremental?: DetectorIncremental;
 }
 
 /** Per-run figures a detector reports besides its findings (recorded in the run's stats). */

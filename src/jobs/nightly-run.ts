@@ -3,15 +3,22 @@
  * ingest new files → derive death facts → run every detector → update the cases → write the run folder.
  * Each detector's outcome is recorded; one detector failing does not stop the others or the reports
  * (STYLE.md §8).
+ *
+ * Detection is incremental after a succeeded run with the same settings (src/detectors/scope.ts): each
+ * detector gets what is new since that run — payment rows above its high-water mark, changed death facts, the
+ * payments whose claim by an earlier detector changed — and that run's findings, and returns exactly the
+ * findings a full computation would. Every finding is stored whole (periods and payment ids), so the next run
+ * can carry it forward; the run stats say which way the run detected (`detection`).
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.ts';
 import type { Store } from '../db/connection.ts';
 import { ingestInbox, type FileReport } from '../ingest/ingest.ts';
-import { rebuildDeathFacts } from '../matching/death-facts.ts';
+import { refreshDeathFacts } from '../matching/death-facts.ts';
 import { DETECTORS } from '../detectors/index.ts';
 import type { Detector, DetectorStats, Finding } from '../detectors/types.ts';
+import { detectionFingerprint, planDetection, pruneStates, saveRunState, storedFindings, type DetectorIncremental } from '../detectors/scope.ts';
 import { upsertCases, type CaseChanges } from '../cases/upsert.ts';
 import { writeRunReports, type DetectorOutcome, type RunReportFiles } from '../reports/run-reports.ts';
 import { pausePoint } from '../config/test-hooks.ts';
@@ -85,17 +92,33 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     const files = await step('ingest', () => ingestInbox({ store, inbox: opts.inbox, settings, runId, asOf, logger: log, signal: opts.signal, onFile: opts.onFile }));
     stopIfAsked();
     if (files.some((f) => f.status === 'ingested')) await step('optimize', () => store.optimize());
-    const deathFacts = await step('death_facts', () => rebuildDeathFacts(db));
+    const { facts: deathFacts, changed: deathChanged } = await step('death_facts', () => refreshDeathFacts(db));
     const outcomes: DetectorOutcome[] = [];
     const cases: Record<string, CaseChanges> = {};
     const claimed = new Set<number>();
-    for (const d of opts.detectors ?? DETECTORS) {
+    const detectors = opts.detectors ?? DETECTORS;
+    const fingerprint = detectionFingerprint(settings, detectors.map((d) => d.id));
+    const plan = await planDetection(db, runId, fingerprint, new Set(deathChanged));
+    if (plan.mode === 'full') log.info({ step: 'detect', mode: 'full', reason: plan.reason }, `detectors compute in full: ${plan.reason}`);
+    else log.info({ step: 'detect', mode: 'incremental', since: plan.sinceId, prevRun: plan.prevRunId, fresh: [...plan.freshPeriods], old: plan.oldPeriods, deathChanged: deathChanged.length }, `detectors scan what is new since run ${plan.prevRunId}`);
+    // Claims of the previous run by the detectors before the current one (for claimChanged).
+    const prevClaimed = new Set<number>();
+    for (const d of detectors) {
       stopIfAsked();
       const t = Date.now();
       const stats: DetectorStats = { examined: 0 };
       try {
         const findings: Finding[] = [];
-        for await (const f of d.run({ db, runId, asOf, settings, logger: log.child({ detector: d.id }), stats, claimed })) findings.push(f);
+        let incremental: DetectorIncremental | undefined;
+        if (plan.mode === 'incremental') {
+          const previous = await storedFindings(db, plan.prevRunId, d.id);
+          const claimChanged = new Set<number>();
+          for (const p of claimed) if (!prevClaimed.has(p)) claimChanged.add(p);
+          for (const p of prevClaimed) if (!claimed.has(p)) claimChanged.add(p);
+          for (const f of previous) for (const p of f.paymentIds) prevClaimed.add(p);
+          incremental = { ...plan, previous, claimChanged };
+        }
+        for await (const f of d.run({ db, runId, asOf, settings, logger: log.child({ detector: d.id }), stats, claimed, ...(incremental ? { incremental } : {}) })) findings.push(f);
         for (const f of findings) for (const p of f.paymentIds) claimed.add(p);
         await db.transaction().execute(async (trx) => {
           for (let i = 0; i < findings.length; i += 200) {
@@ -105,6 +128,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
                 run_id: runId, detector: f.detector, case_key: f.caseKey, id_number: f.idNumber, name: f.name, district_code: f.districtCode,
                 scheme: f.schemes.join('+'), first_period: f.periods[0]!, last_period: f.periods.at(-1)!, months: f.periods.length,
                 amount_fen: f.amountFen, confidence: f.confidence, evidence: JSON.stringify(f.evidence),
+                periods: JSON.stringify(f.periods), payment_ids: JSON.stringify(f.paymentIds),
               })))
               .execute();
           }
@@ -122,8 +146,12 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     }
     stopIfAsked();
     const reports = await step('reports', () => writeRunReports({ db, runId, asOf, startedAt, outDir: opts.outDir, settings, detectors: outcomes }));
-    const stats = { files, deathFacts, detectors: outcomes, cases, timings };
+    const stats = { files, deathFacts, detection: plan.mode === 'full' ? { mode: 'full', reason: plan.reason } : { mode: 'incremental', since_run: plan.prevRunId }, detectors: outcomes, cases, timings };
     const failed = outcomes.some((o) => o.status === 'failed');
+    if (!failed) {
+      await saveRunState(db, runId, fingerprint, plan);
+      await pruneStates(db, runId);
+    }
     await db.updateTable('run').set({ status: failed ? 'failed' : 'succeeded', ended_at: new Date().toISOString(), stats: JSON.stringify(stats), error: failed ? 'one or more detectors failed' : null }).where('id', '=', runId).execute();
     return { runId, files, deathFacts, detectors: outcomes, cases, reports };
   } catch (e) {

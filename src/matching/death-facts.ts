@@ -71,11 +71,8 @@ export function corroborate(reports: readonly DeathSourceReport[]): Corroboratio
   return { death_date: top.death_date, death_month: month, source: top.source, ranked, month_disagreement: months.length > 1, months };
 }
 
-/**
- * Rebuilds the `death_fact` table from `death_record` (all of it, in one transaction).
- * @returns the number of persons with a death fact
- */
-export async function rebuildDeathFacts(db: Kysely<DB>): Promise<number> {
+/** The death facts derived from all of `death_record`, ordered by ID. */
+async function deriveFacts(db: Kysely<DB>): Promise<DB['death_fact'][]> {
   const records = await db
     .selectFrom('death_record')
     .select(['id_number', 'source', 'death_date', 'name', 'sex', 'birth_date', 'file_id', 'line'])
@@ -109,9 +106,44 @@ export async function rebuildDeathFacts(db: Kysely<DB>): Promise<number> {
     });
     i = j;
   }
+  return facts;
+}
+
+const FACT_COLUMNS = ['id_number', 'death_date', 'death_month', 'source', 'name', 'sex', 'birth_date', 'sources', 'month_disagreement'] as const;
+const sameFact = (a: DB['death_fact'], b: DB['death_fact']): boolean => FACT_COLUMNS.every((k) => String(a[k] ?? '') === String(b[k] ?? '') && (a[k] === null) === (b[k] === null));
+
+/**
+ * Brings the `death_fact` table up to date with `death_record` (derived from all of it, written as a diff in
+ * one transaction: only facts added, changed or removed are touched).
+ * @returns the number of persons with a death fact, and the IDs whose fact was added, changed or removed
+ *   (sorted) — the persons whose death-based findings can have changed (incremental detection, issue 10)
+ */
+export async function refreshDeathFacts(db: Kysely<DB>): Promise<{ facts: number; changed: string[] }> {
+  const facts = await deriveFacts(db);
+  const stored = new Map((await db.selectFrom('death_fact').selectAll().execute()).map((f) => [f.id_number, { ...f, month_disagreement: Number(f.month_disagreement) }]));
+  const changed: string[] = [];
+  const upsert: DB['death_fact'][] = [];
+  for (const f of facts) {
+    const old = stored.get(f.id_number);
+    stored.delete(f.id_number);
+    if (old && sameFact(old, f)) continue;
+    changed.push(f.id_number);
+    upsert.push(f);
+  }
+  const removed = [...stored.keys()];
+  changed.push(...removed);
   await db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('death_fact').execute();
-    for (let k = 0; k < facts.length; k += 500) await trx.insertInto('death_fact').values(facts.slice(k, k + 500)).execute();
+    const gone = [...removed, ...upsert.map((f) => f.id_number)];
+    for (let k = 0; k < gone.length; k += 500) await trx.deleteFrom('death_fact').where('id_number', 'in', gone.slice(k, k + 500)).execute();
+    for (let k = 0; k < upsert.length; k += 500) await trx.insertInto('death_fact').values(upsert.slice(k, k + 500)).execute();
   });
-  return facts.length;
+  return { facts: facts.length, changed: changed.sort() };
+}
+
+/**
+ * Rebuilds the `death_fact` table from `death_record` ({@link refreshDeathFacts}).
+ * @returns the number of persons with a death fact
+ */
+export async function rebuildDeathFacts(db: Kysely<DB>): Promise<number> {
+  return (await refreshDeathFacts(db)).facts;
 }

@@ -1,0 +1,227 @@
+/**
+ * Incremental detection (issue 10): what is new since the last succeeded run, and the previous findings a
+ * detector carries forward for the case keys that cannot have changed.
+ *
+ * The rule every detector keeps: a run's findings are exactly those of a full recomputation over all stored
+ * rows. A detector given an {@link Incremental} recomputes every case key that new payment rows, changed death
+ * records or changed claims of earlier detectors can reach (each detector's docstring says how it finds
+ * them), and carries the previous succeeded run's finding forward unchanged for every other key.
+ *
+ * What is new: payments are never deleted and their ids only grow (one run at a time holds the lock), so the
+ * payment rows stored since the previous run's detectors looked are those with `id` above its high-water
+ * mark. A run does the full computation instead when there is no previous succeeded run, when the run right
+ * before it failed or was abandoned, when the settings or the detector list changed since it
+ * ({@link detectionFingerprint}), or when its findings were stored without their payment ids.
+ */
+import crypto from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Settings } from '../config/settings.ts';
+import type { DB } from '../db/schema.ts';
+import type { Confidence, Evidence, Finding } from './types.ts';
+
+/**
+ * Version of the detectors' rules: bump it when a detector's output changes for the same data, so that the
+ * next run recomputes everything instead of carrying forward findings made by the old rules.
+ */
+export const DETECTION_VERSION = 1;
+
+/** Fingerprint of everything besides the data that decides the findings: settings, detector list, rules. */
+export function detectionFingerprint(settings: Settings, detectorIds: readonly string[]): string {
+  return crypto.createHash('sha256').update(JSON.stringify({ v: DETECTION_VERSION, d: detectorIds, s: settings })).digest('hex').slice(0, 32);
+}
+
+/** What the previous succeeded run saw, and what is new since (see module doc). */
+export interface Incremental {
+  /** The previous succeeded run, whose findings are carried forward. */
+  prevRunId: number;
+  /** Payments with `id > sinceId` are new. */
+  sinceId: number;
+  /** Highest payment id now (inclusive). */
+  untilId: number;
+  /** Periods of new rows in which no earlier row is stored: every row of such a period is new. */
+  freshPeriods: ReadonlySet<string>;
+  /** Periods of new rows that also hold earlier rows, sorted. */
+  oldPeriods: readonly string[];
+  /** Resident IDs whose death fact was added, changed or removed in this run (death-facts.ts). */
+  deathChanged: ReadonlySet<string>;
+}
+
+/** The per-detector part of an incremental run. */
+export interface DetectorIncremental extends Incremental {
+  /** This detector's findings of the previous run. */
+  previous: readonly Finding[];
+  /**
+   * Payments whose claim by an earlier detector changed since the previous run (claimed then and not now,
+   * or now and not then): keys holding them must be recomputed.
+   */
+  claimChanged: ReadonlySet<number>;
+}
+
+/** The plan of a run's detection: incremental, or full with the reason. */
+export type DetectionPlan = { mode: 'full'; reason: string; untilId: number } | ({ mode: 'incremental' } & Incremental);
+
+const RUN = '_run';
+
+async function maxPaymentId(db: Kysely<DB>): Promise<number> {
+  const r = await db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
+  return r?.m == null ? 0 : Number(r.m);
+}
+
+/** Reads one state value of a run (null when absent). */
+export async function readState(db: Kysely<DB>, runId: number, detector: string, key: string): Promise<string | null> {
+  const r = await db.selectFrom('detector_state').select('value').where('run_id', '=', runId).where('detector', '=', detector).where('key', '=', key).executeTakeFirst();
+  return r?.value ?? null;
+}
+
+/** Every state row of a detector in a run, key → value. */
+export async function readStates(db: Kysely<DB>, runId: number, detector: string): Promise<Map<string, string>> {
+  const rows = await db.selectFrom('detector_state').select(['key', 'value']).where('run_id', '=', runId).where('detector', '=', detector).execute();
+  return new Map(rows.map((r) => [r.key, r.value]));
+}
+
+/** Replaces state rows of a detector in a run (one transaction). */
+export async function writeStates(db: Kysely<DB>, runId: number, detector: string, entries: Iterable<[string, string]>, replaceAll = true): Promise<void> {
+  const rows = [...entries].map(([key, value]) => ({ run_id: runId, detector, key, value }));
+  await db.transaction().execute(async (trx) => {
+    if (replaceAll) await trx.deleteFrom('detector_state').where('run_id', '=', runId).where('detector', '=', detector).execute();
+    else for (const r of rows) await trx.deleteFrom('detector_state').where('run_id', '=', runId).where('detector', '=', detector).where('key', '=', r.key).execute();
+    for (let i = 0; i < rows.length; i += 500) await trx.insertInto('detector_state').values(rows.slice(i, i + 500)).execute();
+  });
+}
+
+/**
+ * Decides how this run detects (module doc) and, when incrementally, what is new.
+ * @param deathChanged resident IDs whose death fact changed in this run
+ */
+export async function planDetection(db: Kysely<DB>, runId: number, fingerprint: string, deathChanged: ReadonlySet<string>): Promise<DetectionPlan> {
+  const untilId = await maxPaymentId(db);
+  const full = (reason: string): DetectionPlan => ({ mode: 'full', reason, untilId });
+  const prev = await db.selectFrom('run').select(['id', 'status']).where('id', '<', runId).orderBy('id', 'desc').executeTakeFirst();
+  if (!prev) return full('no previous run');
+  if (prev.status !== 'succeeded') return full(`the previous run ${prev.id} ${prev.status}`);
+  const prevRunId = Number(prev.id);
+  const state = await readStates(db, prevRunId, RUN);
+  if (!state.has('fingerprint') || !state.has('high_water') || !state.has('periods')) return full(`run ${prevRunId} left no detection state`);
+  if (state.get('fingerprint') !== fingerprint) return full('settings or detectors changed since the previous run');
+  const missing = await db.selectFrom('finding').select((eb) => eb.fn.countAll().as('n')).where('run_id', '=', prevRunId).where('payment_ids', 'is', null).executeTakeFirstOrThrow();
+  if (Number(missing.n) > 0) return full(`findings of run ${prevRunId} have no payment ids`);
+  const sinceId = Number(state.get('high_water'));
+  const known = new Set(JSON.parse(state.get('periods')!) as string[]);
+  const newPeriods = (await db.selectFrom('payment').select('period').distinct().where('id', '>', sinceId).execute()).map((r) => r.period);
+  const freshPeriods = new Set(newPeriods.filter((p) => !known.has(p)));
+  const oldPeriods = newPeriods.filter((p) => known.has(p)).sort();
+  return { mode: 'incremental', prevRunId, sinceId, untilId, freshPeriods, oldPeriods, deathChanged };
+}
+
+/**
+ * Records what the next run compares against: the fingerprint, the high-water mark and the stored periods.
+ */
+export async function saveRunState(db: Kysely<DB>, runId: number, fingerprint: string, plan: DetectionPlan): Promise<void> {
+  let periods: string[];
+  if (plan.mode === 'incremental') {
+    const prev = JSON.parse((await readState(db, plan.prevRunId, RUN, 'periods'))!) as string[];
+    periods = [...new Set([...prev, ...plan.freshPeriods])].sort();
+  } else {
+    // The periods another run recorded, plus those of the rows stored since: one scan of every row only when
+    // no run has recorded them yet (the stored periods depend on the rows alone, not on the settings).
+    const last = await db.selectFrom('detector_state').select('run_id').where('detector', '=', RUN).where('key', '=', 'periods').where('run_id', '<', runId).orderBy('run_id', 'desc').executeTakeFirst();
+    const hw = last ? await readState(db, Number(last.run_id), RUN, 'high_water') : null;
+    if (last && hw !== null) {
+      const prev = JSON.parse((await readState(db, Number(last.run_id), RUN, 'periods'))!) as string[];
+      const since = (await db.selectFrom('payment').select('period').distinct().where('id', '>', Number(hw)).execute()).map((r) => r.period);
+      periods = [...new Set([...prev, ...since])].sort();
+    } else {
+      periods = (await db.selectFrom('payment').select('period').distinct().execute()).map((r) => r.period).sort();
+    }
+  }
+  await writeStates(db, runId, RUN, [['fingerprint', fingerprint], ['high_water', String(plan.untilId)], ['periods', JSON.stringify(periods)]]);
+}
+
+/** Drops the state of runs before `runId` (kept: run 0, the derived tables' state). */
+export async function pruneStates(db: Kysely<DB>, runId: number): Promise<void> {
+  await db.deleteFrom('detector_state').where('run_id', '>', 0).where('run_id', '<', runId).execute();
+}
+
+/** A stored finding row back as a {@link Finding} (the inverse of the job's insert). */
+export function findingFromRow(r: {
+  detector: string; case_key: string; id_number: string; name: string; district_code: string; scheme: string; periods: string | null;
+  first_period: string; amount_fen: number | string; confidence: string; evidence: string; payment_ids: string | null;
+}): Finding {
+  return {
+    detector: r.detector,
+    caseKey: r.case_key,
+    idNumber: r.id_number,
+    name: r.name,
+    districtCode: r.district_code,
+    schemes: r.scheme.split('+'),
+    periods: r.periods ? (JSON.parse(r.periods) as string[]) : [r.first_period],
+    amountFen: Number(r.amount_fen),
+    confidence: r.confidence as Confidence,
+    evidence: JSON.parse(r.evidence) as Evidence,
+    paymentIds: r.payment_ids ? (JSON.parse(r.payment_ids) as number[]) : [],
+  };
+}
+
+/** The findings of one detector in one run. */
+export async function storedFindings(db: Kysely<DB>, runId: number, detector: string): Promise<Finding[]> {
+  const rows = await db
+    .selectFrom('finding')
+    .select(['detector', 'case_key', 'id_number', 'name', 'district_code', 'scheme', 'periods', 'first_period', 'amount_fen', 'confidence', 'evidence', 'payment_ids'])
+    .where('run_id', '=', runId)
+    .where('detector', '=', detector)
+    .orderBy('id')
+    .execute();
+  return rows.map(findingFromRow);
+}
+
+/** Splits a list into chunks of at most n (for `IN` lists). */
+export function chunksOf<T>(xs: readonly T[], n = 400): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+/** Of the given resident IDs, those with a payment row stored since the previous run. */
+export async function idsWithNewRows(db: Kysely<DB>, ids: Iterable<string>, sinceId: number): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const c of chunksOf([...new Set(ids)])) {
+    const rows = await db.selectFrom('payment').select('id_number').distinct().where('id_number', 'in', c).where('id', '>', sinceId).execute();
+    for (const r of rows) out.add(r.id_number);
+  }
+  return out;
+}
+
+/** The owners (resident IDs) of some payments. */
+export async function ownersOf(db: Kysely<DB>, paymentIds: Iterable<number>): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const c of chunksOf([...paymentIds], 500)) {
+    const rows = await db.selectFrom('payment').select('id_number').distinct().where('id', 'in', c).execute();
+    for (const r of rows) out.add(r.id_number);
+  }
+  return out;
+}
+
+/** The findings carried forward (keys not recomputed) merged with the recomputed ones, in case-key byte order. */
+export function mergeFindings(previous: readonly Finding[], recomputed: readonly Finding[], isRecomputed: (f: Finding) => boolean, order: (a: Finding, b: Finding) => number): Finding[] {
+  return [...previous.filter((f) => !isRecomputed(f)), ...recomputed].sort(order);
+}
+
+/** `ID|period` — a (person, period) pair touched by new rows or changed claims. */
+export const pairKey = (idNumber: string, period: string): string => `${idNumber}|${period}`;
+
+/**
+ * The (person, period) pairs of new rows in periods that also hold earlier rows, plus those of the payments
+ * whose claim changed: the pairs whose other rows are not all new.
+ */
+export async function oldPairsTouched(db: Kysely<DB>, inc: Incremental & { claimChanged?: ReadonlySet<number> }): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (inc.oldPeriods.length > 0) {
+    const rows = await db.selectFrom('payment').select(['id_number', 'period']).distinct().where('id', '>', inc.sinceId).where('period', 'in', [...inc.oldPeriods]).execute();
+    for (const r of rows) out.add(pairKey(r.id_number, r.period));
+  }
+  for (const c of chunksOf([...(inc.claimChanged ?? [])], 500)) {
+    const rows = await db.selectFrom('payment').select(['id_number', 'period']).where('id', 'in', c).execute();
+    for (const r of rows) out.add(pairKey(r.id_number, r.period));
+  }
+  return out;
+}

@@ -1,0 +1,136 @@
+/**
+ * The pieces of incremental detection (issue 10), on every engine: the death facts report what changed, the
+ * per-group payment statistics stay equal to a full GROUP BY as rows are added, and a run detects
+ * incrementally only after a succeeded run with the same fingerprint.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDb, ENGINES, type TestDb } from './helpers/engines.ts';
+import type { Store } from '../src/db/connection.ts';
+import { refreshDeathFacts } from '../src/matching/death-facts.ts';
+import { refreshGroupStats } from '../src/detectors/amount-anomaly.ts';
+import { detectionFingerprint, planDetection, saveRunState } from '../src/detectors/scope.ts';
+import { loadSettings } from '../src/config/settings.ts';
+
+let seq = 0;
+
+async function addFile(store: Store, kind: 'payments' | 'deaths', runId = 1): Promise<number> {
+  seq++;
+  const f = await store.db
+    .insertInto('source_file')
+    .values({
+      path: `${kind}/t-${seq}.csv`, sha256: `sha-${seq}`, size: 1, mtime_ms: 1, kind, source: kind === 'payments' ? 'payments' : 'health', format: 'csv', encoding: 'utf-8',
+      status: 'ingested', error_code: null, error: null, layout_key: 'k', header_line: 1, rows_read: 0, rows_accepted: 0, rows_rejected: 0, rows_skipped: 0, rows_repeated: 0, run_id: runId, ingested_at: '2025-01-01T00:00:00Z',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return Number(f.id);
+}
+
+async function addPayments(store: Store, rows: { id: string; period: string; fen: number; item?: string; batch?: string }[]): Promise<void> {
+  const fileId = await addFile(store, 'payments');
+  for (const [i, r] of rows.entries()) {
+    await store.db.insertInto('payment').values({
+      file_id: fileId, line: i + 2, person_no: null, id_number: r.id, id_raw: r.id, id_valid: 1, name: '张三', sex: null, scheme: '110', item: r.item ?? 'pension', item_raw: '基本养老金',
+      period: r.period, amount_fen: r.fen, paid_on: null, account: null, bank: null, agency: null, district_code: null, batch: r.batch ?? `B${r.period}-${seq}-${i}`,
+    }).execute();
+  }
+}
+
+async function addDeath(store: Store, id: string, date: string, source = 'health'): Promise<void> {
+  const fileId = await addFile(store, 'deaths');
+  await store.db.insertInto('death_record').values({
+    file_id: fileId, line: 2, source, id_number: id, id_raw: id, id_valid: 1, name: '李四', sex: null, birth_date: null, death_date: date,
+    cremation_date: null, cancel_date: null, cancel_reason: null, is_death: 1,
+  }).execute();
+}
+
+async function addRun(store: Store, status: string): Promise<number> {
+  const r = await store.db.insertInto('run').values({ as_of: '2025-01-31', started_at: 'x', ended_at: null, status, host: 'h', pid: 1, stats: '{}', error: null }).returning('id').executeTakeFirstOrThrow();
+  return Number(r.id);
+}
+
+const A = '110101194001010011';
+const B = '110101194001010038';
+const C = '110101194001010054';
+
+describe.each(ENGINES)('incremental detection pieces (%s)', (engine) => {
+  let t: TestDb;
+  let store: Store;
+  beforeEach(async () => {
+    t = await createTestDb(engine);
+    store = await t.open();
+  });
+  afterEach(async () => {
+    await store.close();
+    await t.cleanup();
+  });
+
+  it('death facts report the IDs whose fact was added, changed or removed', async () => {
+    await addDeath(store, A, '2024-03-05');
+    await addDeath(store, B, '2024-04-06');
+    expect(await refreshDeathFacts(store.db)).toEqual({ facts: 2, changed: [A, B] });
+    expect(await refreshDeathFacts(store.db)).toEqual({ facts: 2, changed: [] });
+    // A more authoritative source is irrelevant here (same source); an added report changes B's sources.
+    await addDeath(store, B, '2024-04-07', 'civil-affairs');
+    await addDeath(store, C, '2024-05-01');
+    expect(await refreshDeathFacts(store.db)).toEqual({ facts: 3, changed: [B, C] });
+    await store.db.deleteFrom('death_record').where('id_number', '=', A).execute();
+    expect(await refreshDeathFacts(store.db)).toEqual({ facts: 2, changed: [A] });
+    expect((await store.db.selectFrom('death_fact').select('id_number').orderBy('id_number').execute()).map((r) => r.id_number)).toEqual([B, C]);
+  });
+
+  it('payment_group_stats, updated with new rows only, equals a GROUP BY over every row', async () => {
+    const all = async () =>
+      (await store.db.selectFrom('payment').select((eb) => ['id_number', 'scheme', 'item', eb.fn.countAll().as('n'), eb.fn.min('amount_fen').as('min_fen'), eb.fn.max('amount_fen').as('max_fen')])
+        .where('amount_fen', '>', 0).groupBy(['id_number', 'scheme', 'item']).orderBy('id_number').orderBy('item').execute())
+        .map((r) => ({ id_number: r.id_number, scheme: r.scheme, item: r.item, n: Number(r.n), min_fen: Number(r.min_fen), max_fen: Number(r.max_fen) }));
+    const stats = async () =>
+      (await store.db.selectFrom('payment_group_stats').selectAll().orderBy('id_number').orderBy('item').execute())
+        .map((r) => ({ id_number: r.id_number, scheme: r.scheme, item: r.item, n: Number(r.n), min_fen: Number(r.min_fen), max_fen: Number(r.max_fen) }));
+    const maxId = async () => Number((await store.db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirstOrThrow()).m);
+    await addPayments(store, [{ id: A, period: '2024-01', fen: 300000 }, { id: A, period: '2024-02', fen: 310000 }, { id: B, period: '2024-01', fen: 50000 }, { id: B, period: '2024-01', fen: -50000, batch: 'R1' }]);
+    await refreshGroupStats(store.db, await maxId());
+    expect(await stats()).toEqual(await all());
+    await addPayments(store, [{ id: A, period: '2024-03', fen: 290000 }, { id: A, period: '2024-03', fen: 900000, item: 'back_pay' }, { id: B, period: '2024-02', fen: 70000 }, { id: C, period: '2024-03', fen: 1 }]);
+    await refreshGroupStats(store.db, await maxId());
+    const got = await stats();
+    expect(got).toEqual(await all());
+    expect(got.find((r) => r.id_number === A && r.item === 'pension')).toMatchObject({ n: 3, min_fen: 290000, max_fen: 310000 });
+  });
+
+  it('detects incrementally only after a succeeded run with the same fingerprint', async () => {
+    const settings = loadSettings(undefined, '/nonexistent');
+    const fp = detectionFingerprint(settings, ['a', 'b']);
+    expect(detectionFingerprint(settings, ['a'])).not.toBe(fp);
+    expect(detectionFingerprint(loadSettings(undefined, '/nonexistent'), ['a', 'b'])).toBe(fp);
+    const r1 = await addRun(store, 'running');
+    await addPayments(store, [{ id: A, period: '2024-01', fen: 100 }, { id: A, period: '2024-02', fen: 100 }]);
+    const p1 = await planDetection(store.db, r1, fp, new Set());
+    expect(p1).toMatchObject({ mode: 'full', reason: 'no previous run' });
+    await saveRunState(store.db, r1, fp, p1);
+    await store.db.updateTable('run').set({ status: 'succeeded' }).where('id', '=', r1).execute();
+
+    const r2 = await addRun(store, 'running');
+    await addPayments(store, [{ id: A, period: '2024-02', fen: 100 }, { id: B, period: '2024-03', fen: 100 }]);
+    const p2 = await planDetection(store.db, r2, fp, new Set([C]));
+    expect(p2).toMatchObject({ mode: 'incremental', prevRunId: r1, sinceId: p1.untilId, oldPeriods: ['2024-02'], deathChanged: new Set([C]) });
+    expect(p2.mode === 'incremental' && [...p2.freshPeriods]).toEqual(['2024-03']);
+    expect((await planDetection(store.db, r2, 'another', new Set())).mode).toBe('full');
+    await saveRunState(store.db, r2, fp, p2);
+    await store.db.updateTable('run').set({ status: 'failed' }).where('id', '=', r2).execute();
+
+    const r3 = await addRun(store, 'running');
+    await addPayments(store, [{ id: C, period: '2024-04', fen: 100 }]);
+    const p3 = await planDetection(store.db, r3, fp, new Set());
+    expect(p3).toMatchObject({ mode: 'full', reason: `the previous run ${r2} failed` });
+    // A full run takes the periods recorded before and adds those of the rows stored since.
+    await saveRunState(store.db, r3, fp, p3);
+    expect(JSON.parse((await store.db.selectFrom('detector_state').select('value').where('run_id', '=', r3).where('key', '=', 'periods').executeTakeFirstOrThrow()).value)).toEqual(['2024-01', '2024-02', '2024-03', '2024-04']);
+    await store.db.updateTable('run').set({ status: 'succeeded' }).where('id', '=', r3).execute();
+    const r4 = await addRun(store, 'running');
+    await addPayments(store, [{ id: C, period: '2024-04', fen: 100 }, { id: C, period: '2024-05', fen: 100 }]);
+    const p4 = await planDetection(store.db, r4, fp, new Set());
+    expect(p4).toMatchObject({ mode: 'incremental', prevRunId: r3, sinceId: p3.untilId, oldPeriods: ['2024-04'] });
+    expect(p4.mode === 'incremental' && [...p4.freshPeriods]).toEqual(['2024-05']);
+  });
+});
