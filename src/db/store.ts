@@ -55,13 +55,12 @@ export interface FileResult {
 
 /**
  * Values of one packed payment row (ingest's hand-off between threads, issue 10), in this order: the payment
- * table's columns without id and file_id, then the raw text and the place suffix of the row (for a
- * KEY_CONFLICT reject; not stored). All values are strings; `''` is null (no nullable payment field is
+ * table's columns without id and file_id. All values are strings; `''` is null (no nullable payment field is
  * ever an empty string); line, id_valid and amount_fen are decimal integers.
  */
 export const PAY_FIELDS = [
   'line', 'person_no', 'id_number', 'id_raw', 'id_valid', 'name', 'sex', 'scheme', 'item', 'item_raw',
-  'period', 'amount_fen', 'paid_on', 'account', 'bank', 'agency', 'district_code', 'batch', 'raw', 'place',
+  'period', 'amount_fen', 'paid_on', 'account', 'bank', 'agency', 'district_code', 'batch',
 ] as const;
 /** Values per packed payment row. */
 export const PAY_STRIDE = PAY_FIELDS.length;

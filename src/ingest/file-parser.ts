@@ -20,7 +20,6 @@ import { performance } from 'node:perf_hooks';
 import iconv from 'iconv-lite';
 import type { DeathField, PaymentField, Settings } from '../config/settings.ts';
 import type { NewDeathRecord, NewReject } from '../db/schema.ts';
-import { PAY, PAY_STRIDE } from '../db/store.ts';
 import { parseAmountFen } from '../calendar/values.ts';
 import { fingerprintFile, gb18030CompletePrefix, type FileFingerprint, type TextEncoding } from './encoding.ts';
 import { IngestError } from './errors.ts';
@@ -247,11 +246,10 @@ async function parseRows(f: FileJob, encoding: TextEncoding, ps: ParseSettings, 
     if (payRows === 0 && deaths.length === 0 && rejects.length === 0 && events.length === 0) return;
     let sep = '\u0000';
     if (payNul) {
-      // Rare: a row holds NUL; take a separator no raw text of the batch holds (every value is derived from it).
-      const raws = pay.filter((_, i) => i % PAY_STRIDE === PAY.raw);
+      // Rare: a row holds NUL; take a separator no value of the batch holds (every value is derived from the raw text).
       for (let c = 1; ; c++) {
         sep = String.fromCharCode(c < 32 ? c : 0xe000 + c);
-        if (!raws.some((r) => r.includes(sep))) break;
+        if (!pay.some((v) => v.includes(sep))) break;
       }
     }
     const m: ParsedMessage = { t: 'batch', fid: f.fid, sep, pay: pay.join(sep), payRows, deaths, rejects, rejFen, rejRows, lastLine, events };
@@ -355,7 +353,7 @@ async function parseRows(f: FileJob, encoding: TextEncoding, ps: ParseSettings, 
         const w = p.row;
         pay.push(
           String(w.line), w.person_no ?? '', w.id_number, w.id_raw, String(w.id_valid), w.name, w.sex ?? '', w.scheme, w.item, w.item_raw,
-          w.period, String(w.amount_fen), w.paid_on ?? '', w.account ?? '', w.bank ?? '', w.agency ?? '', w.district_code ?? '', w.batch, r.raw, placeSuffix(r),
+          w.period, String(w.amount_fen), w.paid_on ?? '', w.account ?? '', w.bank ?? '', w.agency ?? '', w.district_code ?? '', w.batch,
         );
         payRows++;
         if (r.raw.includes('\u0000')) payNul = true;

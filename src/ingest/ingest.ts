@@ -396,7 +396,7 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
       let fileId: number;
       const log: BatchLog[] = [];
       try {
-        ({ result, fileId } = await store.loadFile(meta, (loader) => writeRows(f, loader, () => next(p.fid), reader, timings, log)));
+        ({ result, fileId } = await store.loadFile(meta, (loader) => writeRows(f, fp.encoding, loader, () => next(p.fid), reader, timings, log)));
       } catch (e) {
         if (!(e instanceof IngestError)) throw e;
         await drainFile(p.fid);
@@ -446,17 +446,24 @@ function pickCounts(r: FileResult): Pick<FileReport, 'rowsRead' | 'rowsAccepted'
  * plus the payments' outcomes (new, repeat, KEY_CONFLICT), with the summary-row check run over the outcomes.
  * @throws IngestError for a whole-file reject found by the reader (the caller rolls the file back)
  */
-async function writeRows(f: InboxFile, loader: FileLoader, next: () => Promise<ParsedMessage>, reader: Reader, timings: Record<string, number>, log: BatchLog[]): Promise<FileResult> {
+async function writeRows(f: InboxFile, encoding: TextEncoding, loader: FileLoader, next: () => Promise<ParsedMessage>, reader: Reader, timings: Record<string, number>, log: BatchLog[]): Promise<FileResult> {
   let accepted = 0;
   let rejected = 0;
   let repeated = 0;
   const summary = new SummaryCheck(1);
+  const conflicts: Conflict[] = [];
   for (;;) {
     const m = await next();
     if (m.t === 'fail') throw new IngestError(m.code, m.message, f.rel);
     if (m.t === 'end') {
       timings.ingest_read! += m.readMs;
       timings.ingest_parse! += m.parseMs;
+      if (conflicts.length) {
+        const t = performance.now();
+        await loader.addRejects(await conflictRejects(f, encoding, conflicts));
+        rejected += conflicts.length;
+        timings.ingest_insert! += performance.now() - t;
+      }
       pausePoint('ingest'); // crash tests: the file's rows are written but not committed
       return {
         status: 'ingested', encoding: m.encoding, errorCode: null, error: null, headerLine: m.headerLine,
@@ -487,10 +494,10 @@ async function writeRows(f: InboxFile, loader: FileLoader, next: () => Promise<P
         b.accRows--;
         b.rejFen += amount;
         b.rejRows++;
-        rejected++;
-        const line = +v[at + PAY.line]!;
-        const key = { batch: v[at + PAY.batch]!, scheme: v[at + PAY.scheme]!, item: v[at + PAY.item]!, period: v[at + PAY.period]! };
-        rejects.push({ line, code: 'KEY_CONFLICT', raw: v[at + PAY.raw]!, reason: conflictReason(f.rel, line, v[at + PAY.place]!, key, amount, { file: o.file, line: o.line, amountFen: o.amountFen }) });
+        conflicts.push({
+          line: +v[at + PAY.line]!, amountFen: amount, batch: v[at + PAY.batch]!, scheme: v[at + PAY.scheme]!, item: v[at + PAY.item]!, period: v[at + PAY.period]!,
+          firstPath: o.file, firstLine: o.line, firstAmountFen: o.amountFen,
+        });
       }
       accepted += b.accRows;
     }
@@ -515,6 +522,28 @@ async function addUnpacked(loader: FileLoader, v: readonly string[], n: number):
     if (o.status !== 'new') out.push({ index, outcome: o });
   });
   return out;
+}
+
+/** A payment row whose natural key an earlier stored row holds with another amount. */
+type Conflict = Pick<DuplicatePayment, 'line' | 'amountFen' | 'batch' | 'scheme' | 'item' | 'period' | 'firstPath' | 'firstLine' | 'firstAmountFen'>;
+
+/**
+ * The KEY_CONFLICT rejects of a file's conflicting rows, in line order. The raw text of a row is not carried
+ * with the parsed rows (it would double what the reader hands over), so the rows are read again — only for
+ * a file that has a conflict, which is rare.
+ */
+async function conflictRejects(f: InboxFile, encoding: TextEncoding, conflicts: readonly Conflict[]): Promise<NewReject[]> {
+  const wanted = new Set(conflicts.map((d) => d.line));
+  const found = new Map<number, { raw: string; place: string }>();
+  const rows: AsyncIterable<SourceRow> = f.format === 'xlsx' ? readXlsx(f.abs, f.rel) : readCsv(f.abs, encoding, f.rel);
+  for await (const row of rows) if (wanted.has(row.line)) found.set(row.line, { raw: row.raw, place: placeSuffix(row) });
+  return [...conflicts]
+    .sort((a, b) => a.line - b.line)
+    .map((d) => {
+      const at = found.get(d.line);
+      if (!at) throw new Error(`line ${d.line} of ${f.rel} not found when read again for its KEY_CONFLICT reject`);
+      return { line: d.line, code: 'KEY_CONFLICT', raw: at.raw, reason: conflictReason(f.rel, d.line, at.place, d, d.amountFen, { file: d.firstPath, line: d.firstLine, amountFen: d.firstAmountFen }) };
+    });
 }
 
 /**
@@ -542,16 +571,7 @@ async function resolveDuplicates(dups: DuplicatePayment[], files: Map<number, Fi
     r.rowsRejected += conflicts.length;
     fix.files.push({ id: fileId, rowsAccepted: r.rowsAccepted, rowsRejected: r.rowsRejected, rowsRepeated: r.rowsRepeated });
     if (conflicts.length === 0) continue;
-    // The raw text of a rejected row is not kept during the load: read the rows again (rare: conflicts only).
-    const wanted = new Set(conflicts.map((d) => d.line));
-    const found = new Map<number, { raw: string; place: string }>();
-    const rows: AsyncIterable<SourceRow> = st.file.format === 'xlsx' ? readXlsx(st.file.abs, st.file.rel) : readCsv(st.file.abs, st.encoding, st.file.rel);
-    for await (const row of rows) if (wanted.has(row.line)) found.set(row.line, { raw: row.raw, place: placeSuffix(row) });
-    for (const d of conflicts) {
-      const at = found.get(d.line);
-      if (!at) throw new Error(`first load: line ${d.line} of ${st.file.rel} not found when read again`);
-      fix.rejects.push({ file_id: fileId, line: d.line, code: 'KEY_CONFLICT', raw: at.raw, reason: conflictReason(st.file.rel, d.line, at.place, d, d.amountFen, { file: d.firstPath, line: d.firstLine, amountFen: d.firstAmountFen }) });
-    }
+    for (const r of await conflictRejects(st.file, st.encoding, conflicts)) fix.rejects.push({ ...r, file_id: fileId });
     if (st.log.some((b) => b.events.some((e) => e.kind === 'summary'))) {
       // Replay the summary checks with the conflicts moved from accepted to rejected.
       fix.dropRejects.push({ fileId, code: 'SUMMARY_MISMATCH' });
