@@ -32,7 +32,7 @@ import type { SourceRow } from './source-row.ts';
 /** Rows searched for the header row (title rows may sit above it), per sheet. */
 export const MAX_TITLE_ROWS = 50;
 /** Rows (payments + deaths + rejects) per batch. */
-export const BATCH = 2000;
+export const BATCH = 250;
 
 /** A file to read. */
 export interface FileJob {

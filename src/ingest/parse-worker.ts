@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { parseFile, vocabularyOf, type FileJob, type ParsedMessage, type ParseSettings } from './file-parser.ts';
 
 /** Batches posted ahead of the writer (each at most 2000 rows). */
-export const MAX_AHEAD = 8;
+export const MAX_AHEAD = 32;
 
 const port = parentPort!;
 const ps = (workerData as { ps: ParseSettings }).ps;
