@@ -147,7 +147,7 @@ describe('first load and worker threads give the results of the file-by-file pat
     const acct = (p: string) => ['rows_read', 'rows_accepted', 'rows_rejected', 'rows_skipped', 'rows_repeated'].map((k) => file(p)[k]);
     expect(acct('payments/01.csv')).toEqual([12, 5, 3, 4, 1]);
     expect(acct('payments/02.csv')).toEqual([7, 3, 2, 2, 1]);
-    const rej = (p: string) => (plain.rejects as { path: string; line: number; code: string; reason: string }[]).filter((r) => r.path === p);
+    const rej = (p: string) => (plain.rejects as { path: string; line: number; code: string; reason: string; raw: string }[]).filter((r) => r.path === p);
     expect(rej('payments/01.csv').map((r) => [r.line, r.code])).toEqual([[5, 'KEY_CONFLICT'], [9, 'KEY_CONFLICT'], [10, 'SUMMARY_MISMATCH'], [11, 'AMOUNT_INVALID'], [12, 'SUMMARY_MISMATCH']]);
     expect(rej('payments/01.csv')[2]!.reason).toBe(
       'summary row total 801.00 on line 10 matches neither 400.00, the sum of the 1 accepted row(s) from line 8, nor 1100.00, the sum of all 5 accepted above it; 1 rejected row(s) since line 8 carry 401.00; the summary row is not ingested',

@@ -167,10 +167,15 @@ export async function openSqlite(file: string): Promise<Store> {
     },
     async beginFirstLoad() {
       if (firstLoad || loading) throw new Error('beginFirstLoad: a load is already open');
+      // The index rebuild sorts every payment: its sorter spills to temporary files, which must not be in
+      // memory (temp_store = MEMORY would hold the whole sort and break the RSS bound at city scale).
+      // The setting cannot change inside a transaction, so it is set for the whole load.
+      raw.pragma('temp_store = FILE');
       raw.exec('BEGIN IMMEDIATE');
       try {
         if (raw.prepare('SELECT 1 FROM payment LIMIT 1').get() !== undefined) {
           raw.exec('ROLLBACK');
+          raw.pragma('temp_store = MEMORY');
           return null;
         }
         // Every secondary index of payment, whatever migration made it (automatic indexes have no SQL).
@@ -179,6 +184,7 @@ export async function openSqlite(file: string): Promise<Store> {
         firstLoad = { indexes };
       } catch (e) {
         if (raw.inTransaction) raw.exec('ROLLBACK');
+        raw.pragma('temp_store = MEMORY');
         throw e;
       }
       const handle: FirstLoad = {
@@ -212,11 +218,13 @@ export async function openSqlite(file: string): Promise<Store> {
             throw e;
           } finally {
             firstLoad = null;
+            raw.pragma('temp_store = MEMORY');
           }
         },
         async abort() {
           firstLoad = null;
           if (raw.inTransaction) raw.exec('ROLLBACK');
+          raw.pragma('temp_store = MEMORY');
         },
       };
       return handle;

@@ -362,6 +362,7 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
   const toRead = plans.filter((p) => !p.known);
   if (toRead.length === 0) {
     for (const p of plans) {
+      if (opts.signal?.aborted) break;
       reports.push(knownReport(p.f, p.known!));
       opts.onFile?.(reports.at(-1)!, reports.length, inbox.length);
     }
