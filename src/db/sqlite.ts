@@ -190,6 +190,8 @@ export async function openSqlite(file: string): Promise<Store> {
       const handle: FirstLoad = {
         async finish(resolve) {
           if (!firstLoad) throw new Error('first load not open');
+          // Sorter helper threads for the index rebuild (issue 10: at 11.7 M rows 30 s → 21 s, ~250 MiB more RSS).
+          raw.pragma('threads = 2');
           try {
             let resolved = false;
             for (const ix of firstLoad.indexes) {
@@ -218,6 +220,7 @@ export async function openSqlite(file: string): Promise<Store> {
             throw e;
           } finally {
             firstLoad = null;
+            raw.pragma('threads = 0');
             raw.pragma('temp_store = MEMORY');
           }
         },
