@@ -215,6 +215,9 @@ export async function openSqlite(file: string): Promise<Store> {
               }
             }
             raw.exec('COMMIT');
+            // The load went through the WAL as one transaction: give its disk space back (the WAL file keeps
+            // its largest size otherwise). Best effort: a reader may keep part of it for now.
+            raw.pragma('wal_checkpoint(TRUNCATE)');
           } catch (e) {
             if (raw.inTransaction) raw.exec('ROLLBACK');
             throw e;
