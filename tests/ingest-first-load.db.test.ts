@@ -96,9 +96,13 @@ async function ingestWith(dir: string, inbox: string, name: string, opts: { firs
   store ??= await openStore(await engineTarget(path.join(dir, name)));
   try {
     const timings: Record<string, number> = {};
+    const tempStore = async (): Promise<unknown> => (store!.engine === 'sqlite' ? (await sql`PRAGMA temp_store`.execute(store!.db)).rows : null);
+    const tempStoreBefore = await tempStore();
     const reports = await ingestInbox({ store, inbox, settings: loadSettings(undefined, dir), runId: 1, asOf: '2025-12-31', logger: silentLogger, timings, ...opts });
     expect(Object.keys(timings).filter((k) => k !== 'ingest_index').sort()).toEqual(['ingest_insert', 'ingest_parse', 'ingest_read']);
     if (!opts.firstLoad || store.engine !== 'sqlite') expect(timings.ingest_index).toBeUndefined();
+    // A first load changes the connection's temp_store for its index rebuild only.
+    expect(await tempStore()).toEqual(tempStoreBefore);
     const db = store.db;
     const files = await db.selectFrom('source_file').select(['path', 'status', 'error_code', 'error', 'encoding', 'header_line', 'rows_read', 'rows_accepted', 'rows_rejected', 'rows_skipped', 'rows_repeated', 'recheck_from']).orderBy('id').execute();
     const payments = await db

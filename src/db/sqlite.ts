@@ -169,13 +169,17 @@ export async function openSqlite(file: string): Promise<Store> {
       if (firstLoad || loading) throw new Error('beginFirstLoad: a load is already open');
       // The index rebuild sorts every payment: its sorter spills to temporary files, which must not be in
       // memory (temp_store = MEMORY would hold the whole sort and break the RSS bound at city scale).
-      // The setting cannot change inside a transaction, so it is set for the whole load.
+      // The setting cannot change inside a transaction, so it is set for the whole load, then restored.
+      const tempStore = Number(raw.pragma('temp_store', { simple: true }));
+      const restore = (): void => {
+        raw.pragma(`temp_store = ${tempStore}`);
+      };
       raw.pragma('temp_store = FILE');
       raw.exec('BEGIN IMMEDIATE');
       try {
         if (raw.prepare('SELECT 1 FROM payment LIMIT 1').get() !== undefined) {
           raw.exec('ROLLBACK');
-          raw.pragma('temp_store = MEMORY');
+          restore();
           return null;
         }
         // Every secondary index of payment, whatever migration made it (automatic indexes have no SQL).
@@ -184,7 +188,7 @@ export async function openSqlite(file: string): Promise<Store> {
         firstLoad = { indexes };
       } catch (e) {
         if (raw.inTransaction) raw.exec('ROLLBACK');
-        raw.pragma('temp_store = MEMORY');
+        restore();
         throw e;
       }
       const handle: FirstLoad = {
@@ -224,13 +228,13 @@ export async function openSqlite(file: string): Promise<Store> {
           } finally {
             firstLoad = null;
             raw.pragma('threads = 0');
-            raw.pragma('temp_store = MEMORY');
+            restore();
           }
         },
         async abort() {
           firstLoad = null;
           if (raw.inTransaction) raw.exec('ROLLBACK');
-          raw.pragma('temp_store = MEMORY');
+          restore();
         },
       };
       return handle;
