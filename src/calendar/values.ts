@@ -34,6 +34,10 @@ export function toHalfWidth(text: string): string {
 }
 
 const pad2 = (n: number): string => (n < 10 ? '0' + n : String(n));
+const CLEAN_PERIOD_DASH = /^(\d{4})-(\d{2})$/;
+const CLEAN_PERIOD = /^(\d{4})(\d{2})$/;
+const CLEAN_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const CLEAN_AMOUNT = /^(\d{1,9})\.(\d{2})$/;
 
 /**
  * Parses the period a payment is FOR (待遇所属期 / 发放年月): `202403`, `2024-03`, `2024/3`, `2024.03`,
@@ -41,6 +45,13 @@ const pad2 = (n: number): string => (n < 10 ? '0' + n : String(n));
  * Failure codes: `PERIOD_MISSING`, `PERIOD_INVALID`.
  */
 export function parsePeriod(raw: string): Parsed<string> {
+  // Fast path (issue 10): an already clean `YYYY-MM` or `YYYYMM` (what exports hold) — same result as below.
+  const c = raw.length === 7 ? CLEAN_PERIOD_DASH.exec(raw) : raw.length === 6 ? CLEAN_PERIOD.exec(raw) : null;
+  if (c) {
+    const y = Number(c[1]);
+    const mo = Number(c[2]);
+    if (y >= 1900 && y <= 2199 && mo >= 1 && mo <= 12) return { ok: true, value: `${c[1]}-${c[2]}` };
+  }
   const s = toHalfWidth(raw);
   if (s === '') return fail('PERIOD_MISSING', 'period is empty');
   const m = /^(\d{4})(?:[-/.年]\s*(\d{1,2})\s*月?|(\d{2}))$/.exec(s);
@@ -58,6 +69,11 @@ export function parsePeriod(raw: string): Parsed<string> {
  * @param field name used in the reason (e.g. `death date`)
  */
 export function parseDate(raw: string, field = 'date'): Parsed<string> {
+  // Fast path (issue 10): an already clean `YYYY-MM-DD` — same result as below.
+  const c = raw.length === 10 ? CLEAN_DATE.exec(raw) : null;
+  if (c) {
+    if (isCalendarDate(Number(c[1]), Number(c[2]), Number(c[3]))) return { ok: true, value: raw };
+  }
   const s = toHalfWidth(raw);
   if (s === '') return fail('DATE_MISSING', `${field} is empty`);
   let m = /^(\d{4})(\d{2})(\d{2})$/.exec(s);
@@ -78,6 +94,9 @@ export function parseDate(raw: string, field = 'date'): Parsed<string> {
  * (more than 10^11 fen in magnitude).
  */
 export function parseAmountFen(raw: string): Parsed<number> {
+  // Fast path (issue 10): an already clean `1234.56` (up to 9 digits of yuan) — same result as below.
+  const c = CLEAN_AMOUNT.exec(raw);
+  if (c) return { ok: true, value: Number(c[1]) * 100 + Number(c[2]) };
   let s = toHalfWidth(raw).replace(/[¥￥元\s]/g, '');
   if (s === '') return fail('AMOUNT_MISSING', 'amount is empty');
   let negative = false;

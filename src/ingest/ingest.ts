@@ -12,13 +12,15 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.ts';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import type { FileLoader, FileMeta, FileResult, Store } from '../db/connection.ts';
-import type { NewDeathRecord, NewPayment, NewReject } from '../db/schema.ts';
+import type { NewPayment, NewReject } from '../db/schema.ts';
+import { PAY, PAY_STRIDE, unpackPayment, type DuplicatePayment, type FirstLoad, type FirstLoadFixups, type PaymentNotNew } from '../db/store.ts';
 import { formatFen, parseAmountFen } from '../calendar/values.ts';
-import { fingerprintFile, type TextEncoding } from './encoding.ts';
+import type { TextEncoding } from './encoding.ts';
 import { IngestError } from './errors.ts';
-import { classifyRow, headerKey, mapHeader, matchHeader } from './layout.ts';
-import { buildVocabulary, parseDeathRow, parsePaymentRow } from './parse-rows.ts';
+import { parseFile, parseSettings, placeSuffix, vocabularyOf, type FileJob, type ParsedMessage, type ParseSettings, type SummaryEvent } from './file-parser.ts';
 import { readCsv } from './read-csv.ts';
 import { readXlsx } from './read-xlsx.ts';
 import type { SourceRow } from './source-row.ts';
@@ -53,9 +55,6 @@ export interface InboxFile {
 /** Extract formats by file extension (lower-case); other files are not extracts and are not listed. */
 const FORMATS: Readonly<Record<string, InboxFile['format']>> = { '.csv': 'csv', '.txt': 'csv', '.xlsx': 'xlsx', '.xls': 'xls' };
 
-/** Rows searched for the header row (title rows may sit above it), per sheet. */
-const MAX_TITLE_ROWS = 50;
-const BATCH = 2000;
 
 /**
  * Lists the extracts of an inbox in byte-wise order of their relative paths.
@@ -106,11 +105,224 @@ export interface IngestOptions {
   signal?: AbortSignal;
   /** Called after each file (progress display). */
   onFile?: (report: FileReport, index: number, total: number) => void;
+  /**
+   * Receives cumulative sub-step times (ms): `ingest_read` (read + decode + split) and `ingest_parse` (layout +
+   * parse + normalise), thread time of the reader thread; `ingest_insert` (writes, index rebuild and
+   * duplicate resolution of a first load included), time of the writing (main) thread; and after a first
+   * load `ingest_index`, the part of `ingest_insert` spent at its end (duplicates, index rebuild, commit).
+   */
+  timings?: Record<string, number>;
+  /**
+   * Read files in a worker thread while the main thread writes (default), or in the main thread (`false`;
+   * also `FUNDGUARD_INGEST_THREADS=0`): the results are the same.
+   */
+  worker?: boolean;
+  /** Use the first-load fast path when the store offers it and holds no payment yet (default true). */
+  firstLoad?: boolean;
+}
+
+/** Per-batch summary figures of a file (a first load replays them once its duplicates are known). */
+interface BatchLog {
+  lastLine: number;
+  accFen: number;
+  accRows: number;
+  rejFen: number;
+  rejRows: number;
+  events: SummaryEvent[];
+}
+
+/** A file written in this run through a first load, for the duplicate resolution at its end. */
+interface FirstLoadFile {
+  file: InboxFile;
+  encoding: TextEncoding;
+  report: FileReport;
+  log: BatchLog[];
+}
+
+/**
+ * Applies a batch's summary figures and boundaries to the check; returns the SUMMARY_MISMATCH rejects.
+ * `accFen`/`accRows` are the batch's accepted payments (new or repeat), `rejFen`/`rejRows` its rejected
+ * payments with a readable amount (parse rejects and KEY_CONFLICT).
+ */
+function summaryStep(summary: SummaryCheck, b: BatchLog): NewReject[] {
+  const out: NewReject[] = [];
+  summary.acceptedMany(b.accFen, b.accRows);
+  summary.rejectedMany(b.rejFen, b.rejRows);
+  for (const ev of b.events) {
+    if (ev.kind === 'section') summary.startSection(ev.line);
+    else {
+      if (ev.cell !== null) {
+        const mismatch = summary.check(ev.cell, ev.line);
+        if (mismatch) out.push({ line: ev.line, code: 'SUMMARY_MISMATCH', reason: mismatch + ev.place, raw: ev.raw });
+      }
+      summary.startSection(ev.line + 1);
+    }
+  }
+  return out;
+}
+
+/** The reason text of a KEY_CONFLICT reject (README "Reject codes"). */
+function conflictReason(rel: string, line: number, place: string, key: { batch: string; scheme: string; item: string; period: string }, amountFen: number, first: { file: string; line: number; amountFen: number }): string {
+  return `line ${line} of ${rel}${place} has the payment key (batch ${key.batch}, scheme ${key.scheme}, item ${key.item}, period ${key.period}) of ${first.file} line ${first.line} but amount ${formatFen(amountFen)} instead of ${formatFen(first.amountFen)}; the first (${first.file} line ${first.line}) is kept, this row is rejected`;
+}
+
+/** Source of reader messages: a worker thread, or the same reader in this thread. */
+interface Reader {
+  read(job: FileJob): void;
+  skip(fid: number): void;
+  /** One batch of file `fid` written: the reader may read further. */
+  credit(fid: number): void;
+  /** The next message of file `fid` (each reader sends its files' messages in order). */
+  next(fid: number): Promise<ParsedMessage>;
+  close(): Promise<void>;
+}
+
+/**
+ * Worker threads reading files in turns (file i to worker i mod n): while the main thread writes one file,
+ * the next ones are being read.
+ */
+function workerPool(ps: ParseSettings, n: number): Reader {
+  const workers = Array.from({ length: n }, () => workerReader(ps));
+  const owner = new Map<number, Reader>();
+  let turn = 0;
+  const of = (fid: number): Reader => {
+    const w = owner.get(fid);
+    if (!w) throw new Error(`ingest reader: file ${fid} was not queued`);
+    return w;
+  };
+  return {
+    read(job) {
+      const w = workers[turn++ % n]!;
+      owner.set(job.fid, w);
+      w.read(job);
+    },
+    skip: (fid) => of(fid).skip(fid),
+    credit: (fid) => of(fid).credit(fid),
+    next: (fid) => of(fid).next(fid),
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}
+
+/** Reader threads by default: on two cores, two readers and the writer keep both busy (issue 10 measurements). */
+const READER_THREADS = 2;
+
+/** Batches read ahead of the writer. */
+const MAX_AHEAD = 32;
+
+function messageQueue(): { push: (m: ParsedMessage) => void; fail: (e: Error) => void; next: () => Promise<ParsedMessage> } {
+  const q: ParsedMessage[] = [];
+  let waiting: { resolve: (m: ParsedMessage) => void; reject: (e: Error) => void } | null = null;
+  let error: Error | null = null;
+  return {
+    push(m) {
+      if (waiting) {
+        const w = waiting;
+        waiting = null;
+        w.resolve(m);
+      } else q.push(m);
+    },
+    fail(e) {
+      error = e;
+      if (waiting) {
+        const w = waiting;
+        waiting = null;
+        w.reject(e);
+      }
+    },
+    next() {
+      if (q.length) return Promise.resolve(q.shift()!);
+      if (error) return Promise.reject(error);
+      return new Promise((resolve, reject) => (waiting = { resolve, reject }));
+    },
+  };
+}
+
+function workerReader(ps: ParseSettings): Reader {
+  const worker = new Worker(new URL('./parse-worker-boot.js', import.meta.url), { workerData: { ps } });
+  const q = messageQueue();
+  let closing = false;
+  worker.on('message', (m: ParsedMessage) => q.push(m));
+  worker.on('error', (e) => q.fail(e));
+  worker.on('exit', (code) => {
+    if (!closing) q.fail(new Error(`the ingest worker thread exited (code ${code})`));
+  });
+  return {
+    read: (job) => worker.postMessage({ t: 'file', job }),
+    skip: (fid) => worker.postMessage({ t: 'skip', fid }),
+    credit: () => worker.postMessage({ t: 'credit' }),
+    next: () => q.next(),
+    async close() {
+      closing = true;
+      await worker.terminate();
+    },
+  };
+}
+
+function inThreadReader(ps: ParseSettings): Reader {
+  const vocab = vocabularyOf(ps);
+  const q = messageQueue();
+  const jobs: FileJob[] = [];
+  const skipped = new Set<number>();
+  let ahead = 0;
+  let wake: (() => void) | null = null;
+  let running = false;
+  let closed = false;
+  const emit = async (m: ParsedMessage): Promise<void> => {
+    if (m.t === 'batch') {
+      while (ahead >= MAX_AHEAD && !closed) await new Promise<void>((r) => (wake = r));
+      ahead++;
+    }
+    if (!closed) q.push(m);
+  };
+  const drain = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    while (jobs.length && !closed) {
+      const job = jobs.shift()!;
+      try {
+        await parseFile(job, ps, vocab, emit, () => skipped.has(job.fid) || closed);
+      } catch (e) {
+        q.push({ t: 'crash', fid: job.fid, message: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined });
+      }
+      q.push({ t: 'done', fid: job.fid });
+    }
+    running = false;
+  };
+  const wakeUp = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  return {
+    read(job) {
+      jobs.push(job);
+      void drain();
+    },
+    skip: (fid) => skipped.add(fid),
+    credit() {
+      ahead--;
+      wakeUp();
+    },
+    next: () => q.next(),
+    async close() {
+      closed = true;
+      wakeUp();
+    },
+  };
 }
 
 /**
  * Ingests every new file of the inbox. One file failing (unreadable, unknown layout, bad encoding) is
  * recorded as a rejected file; the others go on.
+ *
+ * Files are read (fingerprint, decode, split, parse) by a worker thread, ahead of the main thread, which
+ * writes them one at a time, each in its own transaction, in inbox order (issue 10). When the store holds
+ * no payment yet and offers a first load (SQLite), the whole ingest is one transaction with each file a
+ * savepoint, the payment indexes are dropped for the load and rebuilt at its end, and natural-key
+ * duplicates are resolved set-based at the end exactly as the file-by-file path resolves them: first file,
+ * then first line, wins; same amount → repeat (accepted, counted repeated); other amount → KEY_CONFLICT.
  * @returns one report per file found, in processing order
  */
 export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
@@ -118,258 +330,305 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
   const lk = layoutKey(settings);
   const reports: FileReport[] = [];
   const inbox = listInbox(opts.inbox);
-  for (const f of inbox) {
-    if (opts.signal?.aborted) break;
-    const stat = fs.statSync(f.abs);
-    const mtimeMs = Math.trunc(stat.mtimeMs);
+  const timings = opts.timings ?? {};
+  for (const k of ['ingest_read', 'ingest_parse', 'ingest_insert']) timings[k] ??= 0;
+
+  // Which files are known by path, size and modification time (the same path appears once per inbox, so
+  // this does not depend on the files ingested before it in this run).
+  type Plan = { f: InboxFile; size: number; mtimeMs: number; known?: Awaited<ReturnType<typeof knownByStat>>; replaces?: number; fid: number };
+  const knownByStat = async (f: InboxFile, size: number, mtimeMs: number) => {
     const byStat = await store.db
       .selectFrom('source_file')
       .selectAll()
       .where('path', '=', f.rel)
-      .where('size', '=', stat.size)
+      .where('size', '=', size)
       .where('mtime_ms', '=', mtimeMs)
       .orderBy('id', 'desc')
       .executeTakeFirst();
-    let known = byStat && (byStat.status === 'ingested' || byStat.layout_key === lk) ? byStat : undefined;
-    let fp: Awaited<ReturnType<typeof fingerprintFile>> | undefined;
-    if (!known) {
-      fp = await fingerprintFile(f.abs);
-      const byHash = await store.db.selectFrom('source_file').selectAll().where('sha256', '=', fp.sha256).orderBy('id', 'desc').execute();
-      known = byHash.find((k) => k.status === 'ingested' || k.layout_key === lk);
-    }
+    return byStat && (byStat.status === 'ingested' || byStat.layout_key === lk) ? byStat : undefined;
+  };
+  const plans: Plan[] = [];
+  for (const [fid, f] of inbox.entries()) {
+    const stat = fs.statSync(f.abs);
+    const mtimeMs = Math.trunc(stat.mtimeMs);
+    const p: Plan = { f, size: stat.size, mtimeMs, known: await knownByStat(f, stat.size, mtimeMs), fid };
     // A death file that rejected dates of death as after an earlier business date is read again (replacing
     // its first reading) once the business date reaches them: no death is lost to a run dated too early.
-    let replaces: number | undefined;
-    if (known && known.status === 'ingested' && known.recheck_from && known.recheck_from <= opts.asOf) {
-      replaces = Number(known.id);
-      known = undefined;
-      fp ??= await fingerprintFile(f.abs);
+    if (p.known && p.known.status === 'ingested' && p.known.recheck_from && p.known.recheck_from <= opts.asOf) {
+      p.replaces = Number(p.known.id);
+      p.known = undefined;
     }
-    if (known) {
-      reports.push({
-        path: f.rel, kind: f.kind, source: f.source, status: 'known', error: known.status === 'rejected' ? known.error : null,
-        rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, rowsSkipped: 0, rowsRepeated: 0,
-      });
-      opts.onFile?.(reports.at(-1)!, reports.length, inbox.length);
-      continue;
-    }
-    const meta: FileMeta = {
-      path: f.rel, sha256: fp!.sha256, size: stat.size, mtimeMs, kind: f.kind, source: f.source, format: f.format, layoutKey: lk, runId: opts.runId, replaces,
-    };
-    const started = Date.now();
-    let result: FileResult;
-    try {
-      ({ result } = await store.loadFile(meta, (loader) => loadRows(f, fp!.encoding, loader, opts)));
-    } catch (e) {
-      if (!(e instanceof IngestError)) throw e;
-      // The whole file is refused: record it (no rows) so the run reports it, and go on.
-      ({ result } = await store.loadFile(meta, async () => ({
-        status: 'rejected', encoding: f.format === 'csv' ? fp!.encoding : null, errorCode: e.code, error: e.message, headerLine: null,
-        rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, rowsSkipped: 0, rowsRepeated: 0,
-      })));
-      logger.warn({ file: f.rel, code: e.code }, e.message);
-    }
-    reports.push({ path: f.rel, kind: f.kind, source: f.source, status: result.status, error: result.error, ...pickCounts(result) });
-    opts.onFile?.(reports.at(-1)!, reports.length, inbox.length);
-    logger.info({ file: f.rel, status: result.status, ...pickCounts(result), ms: Date.now() - started }, `ingested ${f.rel}`);
+    plans.push(p);
   }
+  const toRead = plans.filter((p) => !p.known);
+  if (toRead.length === 0) {
+    for (const p of plans) {
+      if (opts.signal?.aborted) break;
+      reports.push(knownReport(p.f, p.known!));
+      opts.onFile?.(reports.at(-1)!, reports.length, inbox.length);
+    }
+    return reports;
+  }
+
+  const ps = parseSettings(settings, opts.asOf);
+  const threads = opts.worker === false ? 0 : Math.max(0, Math.trunc(Number(process.env.FUNDGUARD_INGEST_THREADS ?? READER_THREADS)) || 0);
+  const reader = threads === 0 ? inThreadReader(ps) : workerPool(ps, Math.min(threads, toRead.length));
+  for (const p of toRead) reader.read({ fid: p.fid, abs: p.f.abs, rel: p.f.rel, kind: p.f.kind, source: p.f.source, format: p.f.format });
+
+  let first: FirstLoad | null = null;
+  const firstFiles = new Map<number, FirstLoadFile>();
+  try {
+    if (opts.firstLoad !== false && store.beginFirstLoad && toRead.some((p) => p.f.kind === 'payments')) {
+      const t = performance.now();
+      first = await store.beginFirstLoad();
+      timings.ingest_insert! += performance.now() - t;
+    }
+    /** The next message of file `fid` (the reader sends files in order). */
+    const next = async (fid: number): Promise<ParsedMessage> => {
+      const m = await reader.next(fid);
+      if (m.fid !== fid) throw new Error(`ingest reader out of order: message for file ${m.fid} while writing file ${fid}`);
+      if (m.t === 'crash') throw Object.assign(new Error(m.message), { stack: m.stack });
+      return m;
+    };
+    /** Drops the rest of a file's messages (up to its `done`). */
+    const drainFile = async (fid: number): Promise<void> => {
+      for (;;) {
+        const m = await next(fid);
+        if (m.t === 'batch') reader.credit(fid);
+        if (m.t === 'done') return;
+      }
+    };
+
+    for (const p of plans) {
+      if (opts.signal?.aborted) break;
+      const { f } = p;
+      let known = p.known;
+      if (known) {
+        reports.push(knownReport(f, known));
+        opts.onFile?.(reports.at(-1)!, reports.length, inbox.length);
+        continue;
+      }
+      const fpm = await next(p.fid);
+      if (fpm.t !== 'fp') throw new Error(`ingest reader: expected the fingerprint of ${f.rel}, got ${fpm.t}`);
+      const fp = fpm.fp;
+      if (p.replaces === undefined) {
+        const byHash = await store.db.selectFrom('source_file').selectAll().where('sha256', '=', fp.sha256).orderBy('id', 'desc').execute();
+        known = byHash.find((k) => k.status === 'ingested' || k.layout_key === lk);
+      }
+      if (known) {
+        reader.skip(p.fid);
+        await drainFile(p.fid);
+        reports.push(knownReport(f, known));
+        opts.onFile?.(reports.at(-1)!, reports.length, inbox.length);
+        continue;
+      }
+      const meta: FileMeta = {
+        path: f.rel, sha256: fp.sha256, size: p.size, mtimeMs: p.mtimeMs, kind: f.kind, source: f.source, format: f.format, layoutKey: lk, runId: opts.runId, replaces: p.replaces,
+      };
+      const started = Date.now();
+      let result: FileResult;
+      let fileId: number;
+      const log: BatchLog[] = [];
+      try {
+        ({ result, fileId } = await store.loadFile(meta, (loader) => writeRows(f, p.fid, fp.encoding, loader, () => next(p.fid), reader, timings, log)));
+      } catch (e) {
+        if (!(e instanceof IngestError)) throw e;
+        await drainFile(p.fid);
+        // The whole file is refused: record it (no rows) so the run reports it, and go on.
+        ({ result, fileId } = await store.loadFile(meta, async () => ({
+          status: 'rejected', encoding: f.format === 'csv' ? fp.encoding : null, errorCode: e.code, error: e.message, headerLine: null,
+          rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, rowsSkipped: 0, rowsRepeated: 0,
+        })));
+        logger.warn({ file: f.rel, code: e.code }, e.message);
+      }
+      if (result.status === 'ingested') await drainFile(p.fid);
+      reports.push({ path: f.rel, kind: f.kind, source: f.source, status: result.status, error: result.error, ...pickCounts(result) });
+      if (first && f.kind === 'payments' && result.status === 'ingested') firstFiles.set(fileId, { file: f, encoding: fp.encoding, report: reports.at(-1)!, log });
+      opts.onFile?.(reports.at(-1)!, reports.length, inbox.length);
+      logger.info({ file: f.rel, status: result.status, ...pickCounts(result), ms: Date.now() - started }, `ingested ${f.rel}`);
+    }
+    await reader.close();
+    if (first) {
+      const t = performance.now();
+      const fl = first;
+      first = null;
+      await fl.finish((dups) => resolveDuplicates(dups, firstFiles));
+      const ms = performance.now() - t;
+      timings.ingest_insert! += ms;
+      timings.ingest_index = Math.round(ms);
+      logger.info({ step: 'ingest', ms: Math.round(ms) }, 'first load: duplicates resolved, payment indexes rebuilt, committed');
+    }
+  } catch (e) {
+    await reader.close();
+    if (first) await first.abort();
+    throw e;
+  }
+  for (const k of ['ingest_read', 'ingest_parse', 'ingest_insert']) timings[k] = Math.round(timings[k]!);
   return reports;
+}
+
+function knownReport(f: InboxFile, known: { status: string; error: string | null }): FileReport {
+  return {
+    path: f.rel, kind: f.kind, source: f.source, status: 'known', error: known.status === 'rejected' ? known.error : null,
+    rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, rowsSkipped: 0, rowsRepeated: 0,
+  };
 }
 
 function pickCounts(r: FileResult): Pick<FileReport, 'rowsRead' | 'rowsAccepted' | 'rowsRejected' | 'rowsSkipped' | 'rowsRepeated'> {
   return { rowsRead: r.rowsRead, rowsAccepted: r.rowsAccepted, rowsRejected: r.rowsRejected, rowsSkipped: r.rowsSkipped, rowsRepeated: r.rowsRepeated };
 }
 
-/** The row's place for a reason text: XLSX rows of a second or later sheet name their sheet and row. */
-function placeSuffix(r: SourceRow): string {
-  return r.sheet && r.sheet.index > 1 ? ` [sheet ${r.sheet.index} "${r.sheet.name}", row ${r.sheet.row}]` : '';
+/**
+ * Writes one file's batches (inside the file's transaction) and returns its accounting: the reader's counts
+ * plus the payments' outcomes (new, repeat, KEY_CONFLICT), with the summary-row check run over the outcomes.
+ * @throws IngestError for a whole-file reject found by the reader (the caller rolls the file back)
+ */
+async function writeRows(f: InboxFile, fid: number, encoding: TextEncoding, loader: FileLoader, next: () => Promise<ParsedMessage>, reader: Reader, timings: Record<string, number>, log: BatchLog[]): Promise<FileResult> {
+  let accepted = 0;
+  let rejected = 0;
+  let repeated = 0;
+  const summary = new SummaryCheck(1);
+  const conflicts: Conflict[] = [];
+  for (;;) {
+    const m = await next();
+    if (m.t === 'fail') throw new IngestError(m.code, m.message, f.rel);
+    if (m.t === 'end') {
+      timings.ingest_read! += m.readMs;
+      timings.ingest_parse! += m.parseMs;
+      if (conflicts.length) {
+        const t = performance.now();
+        await loader.addRejects(await conflictRejects(f, encoding, conflicts));
+        rejected += conflicts.length;
+        timings.ingest_insert! += performance.now() - t;
+      }
+      pausePoint('ingest'); // crash tests: the file's rows are written but not committed
+      return {
+        status: 'ingested', encoding: m.encoding, errorCode: null, error: null, headerLine: m.headerLine,
+        rowsRead: m.rowsRead, rowsAccepted: accepted + m.deathsAccepted, rowsRejected: m.rowsRejected + rejected, rowsSkipped: m.rowsSkipped, rowsRepeated: repeated,
+        recheckFrom: m.recheckFrom,
+      };
+    }
+    if (m.t !== 'batch') throw new Error(`ingest reader: unexpected ${m.t} message while writing ${f.rel}`);
+    const t = performance.now();
+    const rejects = m.rejects;
+    const b: BatchLog = { lastLine: m.lastLine, accFen: 0, accRows: 0, rejFen: m.rejFen, rejRows: m.rejRows, events: m.events };
+    const n = m.payRows;
+    if (n) {
+      const v = m.pay.split(m.sep);
+      const notNew = loader.addPaymentsPacked ? await loader.addPaymentsPacked(v, n) : await addUnpacked(loader, v, n);
+      let fen = 0;
+      for (let i = 0, o = PAY.amount_fen; i < n; i++, o += PAY_STRIDE) fen += +v[o]!;
+      b.accFen = fen;
+      b.accRows = n;
+      for (const { index, outcome: o } of notNew) {
+        if (o.status === 'repeat') {
+          repeated++;
+          continue;
+        }
+        const at = index * PAY_STRIDE;
+        const amount = +v[at + PAY.amount_fen]!;
+        b.accFen -= amount;
+        b.accRows--;
+        b.rejFen += amount;
+        b.rejRows++;
+        conflicts.push({
+          line: +v[at + PAY.line]!, amountFen: amount, batch: v[at + PAY.batch]!, scheme: v[at + PAY.scheme]!, item: v[at + PAY.item]!, period: v[at + PAY.period]!,
+          firstPath: o.file, firstLine: o.line, firstAmountFen: o.amountFen,
+        });
+      }
+      accepted += b.accRows;
+    }
+    if (m.deaths.length) await loader.addDeathRecords(m.deaths);
+    if (f.kind === 'payments') {
+      rejects.push(...summaryStep(summary, b));
+      log.push(b);
+    }
+    if (rejects.length) await loader.addRejects(rejects);
+    timings.ingest_insert! += performance.now() - t;
+    reader.credit(fid);
+  }
 }
 
-function sheetLabel(r: SourceRow | null): string {
-  return r?.sheet ? ` of sheet ${r.sheet.index} "${r.sheet.name}"` : '';
+/** The object path of {@link FileLoader.addPayments} for a loader without the packed one (PostgreSQL). */
+async function addUnpacked(loader: FileLoader, v: readonly string[], n: number): Promise<PaymentNotNew[]> {
+  const rows: NewPayment[] = new Array(n);
+  for (let i = 0; i < n; i++) rows[i] = unpackPayment(v, i);
+  const outcomes = await loader.addPayments(rows);
+  const out: PaymentNotNew[] = [];
+  outcomes.forEach((o, index) => {
+    if (o.status !== 'new') out.push({ index, outcome: o });
+  });
+  return out;
 }
 
-/** One line of cell texts for a message: non-empty cells, whitespace folded, at most 20 of 40 characters. */
-function cellList(cells: readonly string[]): string {
-  return cells
-    .map((c) => c.replace(/\s+/g, ' ').trim())
-    .filter((c) => c !== '')
-    .slice(0, 20)
-    .map((c) => (c.length > 40 ? c.slice(0, 39) + '…' : c))
-    .join(', ');
+/** A payment row whose natural key an earlier stored row holds with another amount. */
+type Conflict = Pick<DuplicatePayment, 'line' | 'amountFen' | 'batch' | 'scheme' | 'item' | 'period' | 'firstPath' | 'firstLine' | 'firstAmountFen'>;
+
+/**
+ * The KEY_CONFLICT rejects of a file's conflicting rows, in line order. The raw text of a row is not carried
+ * with the parsed rows (it would double what the reader hands over), so the rows are read again — only for
+ * a file that has a conflict, which is rare.
+ */
+async function conflictRejects(f: InboxFile, encoding: TextEncoding, conflicts: readonly Conflict[]): Promise<NewReject[]> {
+  const wanted = new Set(conflicts.map((d) => d.line));
+  const found = new Map<number, { raw: string; place: string }>();
+  const rows: AsyncIterable<SourceRow> = f.format === 'xlsx' ? readXlsx(f.abs, f.rel) : readCsv(f.abs, encoding, f.rel);
+  for await (const row of rows) if (wanted.has(row.line)) found.set(row.line, { raw: row.raw, place: placeSuffix(row) });
+  return [...conflicts]
+    .sort((a, b) => a.line - b.line)
+    .map((d) => {
+      const at = found.get(d.line);
+      if (!at) throw new Error(`line ${d.line} of ${f.rel} not found when read again for its KEY_CONFLICT reject`);
+      return { line: d.line, code: 'KEY_CONFLICT', raw: at.raw, reason: conflictReason(f.rel, d.line, at.place, d, d.amountFen, { file: d.firstPath, line: d.firstLine, amountFen: d.firstAmountFen }) };
+    });
 }
 
 /**
- * Reads one file's rows into the loader (inside the file's transaction) and returns its accounting.
- *
- * Layout (DOMAIN.md §2): each sheet (a CSV file is one sheet) must show a recognisable header in its first
- * {@link MAX_TITLE_ROWS} rows; the rows above it are title rows (skipped). A sheet holding rows but no
- * header rejects the whole file (HEADER_NOT_FOUND): its rows could be neither read nor safely ignored.
- * After the header, blank rows, repeated headers, summary rows and notes are skipped; a summary row's
- * total is checked (see {@link SummaryCheck}).
- * @throws IngestError for a whole-file reject (HEADER_NOT_FOUND, ENCODING_INVALID, FILE_UNREADABLE,
- *   FORMAT_UNSUPPORTED): the caller rolls the file back and records it as rejected
+ * Decides the natural-key duplicates of a first load the way the file-by-file path decides them when it
+ * offers each row to the unique index: the first stored row (earliest file, then line) stays; a duplicate
+ * with the same amount is a repeat (accepted, counted repeated), one with another amount a KEY_CONFLICT
+ * reject (same reason text). A file whose accepted rows change this way has its summary checks replayed
+ * over its batch figures, since a conflict moves an amount from the accepted to the rejected sums.
  */
-async function loadRows(f: InboxFile, encoding: TextEncoding, loader: FileLoader, opts: IngestOptions): Promise<FileResult> {
-  const { settings } = opts;
-  if (f.format === 'xls') {
-    throw new IngestError('FORMAT_UNSUPPORTED', `${f.rel}: old binary Excel (.xls) workbooks are not read; save it as .xlsx or CSV`, f.rel);
+async function resolveDuplicates(dups: DuplicatePayment[], files: Map<number, FirstLoadFile>): Promise<FirstLoadFixups> {
+  const fix: FirstLoadFixups = { rejects: [], dropRejects: [], files: [] };
+  const byFile = new Map<number, DuplicatePayment[]>();
+  for (const d of dups) {
+    const l = byFile.get(d.fileId);
+    if (l) l.push(d);
+    else byFile.set(d.fileId, [d]);
   }
-  const vocab = buildVocabulary(settings.schemes, settings.items);
-  const aliases = (f.kind === 'payments' ? settings.headerAliases.payments : settings.headerAliases.deaths) as Record<string, readonly string[]>;
-  let required = (f.kind === 'payments' ? settings.requiredFields.payments : settings.requiredFields.deaths) as readonly string[];
-  // Without the reason a household-registration cancellation cannot be told from a death (DOMAIN.md §2).
-  if (f.kind === 'deaths' && f.source === 'public-security' && !required.includes('cancel_reason')) required = [...required, 'cancel_reason'];
-  const counts = { rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, rowsSkipped: 0, rowsRepeated: 0 };
-  let recheckFrom: string | null = null; // earliest DEATH_DATE_FUTURE date of death
-  let columns: Partial<Record<string, number>> | null = null;
-  let headerKeys: string[] = [];
-  let headerLine: number | null = null;
-  // Header search of the current sheet.
-  let sheet = 0;
-  let searching = true;
-  let sheetRows = 0;
-  let sheetHasContent = false;
-  let firstRowOfSheet: SourceRow | null = null;
-  let likeliest: { row: SourceRow; fields: number; filled: number } | null = null;
-  const summary = new SummaryCheck(1);
-  let pendingPayments: { row: NewPayment; raw: string; place: string }[] = [];
-  let pendingDeaths: NewDeathRecord[] = [];
-  let pendingRejects: NewReject[] = [];
-
-  const flush = async (): Promise<void> => {
-    if (pendingPayments.length) {
-      const outcomes = await loader.addPayments(pendingPayments.map((p) => p.row));
-      outcomes.forEach((o, i) => {
-        const p = pendingPayments[i]!;
-        if (o.status === 'new' || o.status === 'repeat') {
-          counts.rowsAccepted++;
-          if (o.status === 'repeat') counts.rowsRepeated++;
-          summary.accepted(p.row.amount_fen);
-        } else {
-          counts.rowsRejected++;
-          summary.rejected(p.row.amount_fen);
-          pendingRejects.push({
-            line: p.row.line, code: 'KEY_CONFLICT', raw: p.raw,
-            reason: `line ${p.row.line} of ${f.rel}${p.place} has the payment key (batch ${p.row.batch}, scheme ${p.row.scheme}, item ${p.row.item}, period ${p.row.period}) of ${o.file} line ${o.line} but amount ${formatFen(p.row.amount_fen)} instead of ${formatFen(o.amountFen)}; the first (${o.file} line ${o.line}) is kept, this row is rejected`,
-          });
+  for (const [fileId, list] of byFile) {
+    const st = files.get(fileId);
+    if (!st) throw new Error(`first load: duplicate payment in file ${fileId}, which this run did not write`);
+    const conflicts = list.filter((d) => d.amountFen !== d.firstAmountFen);
+    const r = st.report;
+    r.rowsRepeated += list.length - conflicts.length;
+    r.rowsAccepted -= conflicts.length;
+    r.rowsRejected += conflicts.length;
+    fix.files.push({ id: fileId, rowsAccepted: r.rowsAccepted, rowsRejected: r.rowsRejected, rowsRepeated: r.rowsRepeated });
+    if (conflicts.length === 0) continue;
+    for (const r of await conflictRejects(st.file, st.encoding, conflicts)) fix.rejects.push({ ...r, file_id: fileId });
+    if (st.log.some((b) => b.events.some((e) => e.kind === 'summary'))) {
+      // Replay the summary checks with the conflicts moved from accepted to rejected.
+      fix.dropRejects.push({ fileId, code: 'SUMMARY_MISMATCH' });
+      const summary = new SummaryCheck(1);
+      const sorted = conflicts.map((d) => ({ line: d.line, fen: d.amountFen })).sort((a, b) => a.line - b.line);
+      let c = 0;
+      for (const b of st.log) {
+        let fen = 0;
+        let rows = 0;
+        while (c < sorted.length && sorted[c]!.line <= b.lastLine) {
+          fen += sorted[c]!.fen;
+          rows++;
+          c++;
         }
-      });
-      pendingPayments = [];
-    }
-    if (pendingDeaths.length) {
-      await loader.addDeathRecords(pendingDeaths);
-      counts.rowsAccepted += pendingDeaths.length;
-      pendingDeaths = [];
-    }
-    if (pendingRejects.length) {
-      await loader.addRejects(pendingRejects);
-      pendingRejects = [];
-    }
-  };
-
-  const rejectRow = (r: SourceRow, code: string, reason: string): void => {
-    counts.rowsRejected++;
-    pendingRejects.push({ line: r.line, code, reason: reason + placeSuffix(r), raw: r.raw });
-  };
-
-  const noHeader = (r: SourceRow | null): IngestError => {
-    const what = f.kind === 'payments' ? 'payment' : 'death-record';
-    const best = likeliest ?? (r ? { row: r, fields: 0, filled: 0 } : null);
-    let found = 'nothing';
-    let missing = required.join(', ');
-    if (best) {
-      const cols = mapHeader(best.row.cells, aliases);
-      missing = required.filter((q) => cols[q] === undefined).map((q) => `${q} (${(aliases[q] ?? []).slice(0, 3).join(' / ')})`).join(', ');
-      found = `${best.row.sheet ? `row ${best.row.sheet.row}` : `line ${best.row.line}`}: ${cellList(best.row.cells) || 'nothing'}`;
-    }
-    return new IngestError(
-      'HEADER_NOT_FOUND',
-      `${f.rel}: no recognisable ${what} header in the first ${MAX_TITLE_ROWS} rows${sheetLabel(r)} (headers found, ${found}; not found: ${missing}); file rejected whole — add header aliases under "headerAliases" in the settings file`,
-      f.rel,
-    );
-  };
-
-  const endSheet = (): void => {
-    // A sheet that held rows but never showed a header (or a file with no header at all) is refused.
-    if (searching && (sheetHasContent || columns === null)) throw noHeader(firstRowOfSheet);
-  };
-
-  const rows: AsyncIterable<SourceRow> = f.format === 'xlsx' ? readXlsx(f.abs, f.rel) : readCsv(f.abs, encoding, f.rel);
-  for await (const r of rows) {
-    const rowSheet = r.sheet?.index ?? 1;
-    if (rowSheet !== sheet) {
-      if (sheet !== 0) endSheet();
-      sheet = rowSheet;
-      searching = true;
-      sheetRows = 0;
-      sheetHasContent = false;
-      firstRowOfSheet = r;
-      likeliest = null;
-      await flush();
-      summary.startSection(r.line);
-    }
-    counts.rowsRead++;
-    sheetRows++;
-    if (r.error) {
-      sheetHasContent = true;
-      rejectRow(r, r.error.code, r.error.reason);
-      continue;
-    }
-    if (searching || columns === null) {
-      counts.rowsSkipped++;
-      const found = matchHeader(r.cells, aliases, required);
-      if (found) {
-        columns = found;
-        headerKeys = r.cells.map(headerKey);
-        headerLine ??= r.line;
-        searching = false;
-        summary.startSection(r.line + 1);
-        continue;
-      }
-      const filled = r.cells.filter((c) => c.trim() !== '').length;
-      if (filled > 0) {
-        sheetHasContent = true;
-        const fields = Object.keys(mapHeader(r.cells, aliases)).length;
-        if (!likeliest || fields > likeliest.fields || (fields === likeliest.fields && filled > likeliest.filled)) likeliest = { row: r, fields, filled };
-      }
-      if (sheetRows >= MAX_TITLE_ROWS) throw noHeader(firstRowOfSheet);
-      continue;
-    }
-    const skip = classifyRow(r.cells, headerKeys);
-    if (skip) {
-      counts.rowsSkipped++;
-      if (skip === 'summary' && f.kind === 'payments' && columns.amount !== undefined) {
-        await flush();
-        const mismatch = summary.check(r.cells[columns.amount] ?? '', r.line);
-        if (mismatch) pendingRejects.push({ line: r.line, code: 'SUMMARY_MISMATCH', reason: mismatch + placeSuffix(r), raw: r.raw });
-      }
-      if (skip === 'summary') summary.startSection(r.line + 1);
-      continue;
-    }
-    if (f.kind === 'payments') {
-      const p = parsePaymentRow(r.cells, columns, r.line, vocab, r.numericCells);
-      if (p.ok) pendingPayments.push({ row: p.row, raw: r.raw, place: placeSuffix(r) });
-      else {
-        rejectRow(r, p.code, p.reason);
-        const amount = columns.amount === undefined ? null : parseAmountFen(r.cells[columns.amount] ?? '');
-        if (amount?.ok) summary.rejected(amount.value);
-      }
-    } else {
-      const d = parseDeathRow(r.cells, columns, r.line, f.source, opts.asOf, r.numericCells);
-      if (d.ok) pendingDeaths.push(d.row);
-      else {
-        rejectRow(r, d.code, d.reason);
-        if (d.deathDate && (recheckFrom === null || d.deathDate < recheckFrom)) recheckFrom = d.deathDate;
+        const replay: BatchLog = { ...b, accFen: b.accFen - fen, accRows: b.accRows - rows, rejFen: b.rejFen + fen, rejRows: b.rejRows + rows };
+        for (const rj of summaryStep(summary, replay)) fix.rejects.push({ ...rj, file_id: fileId });
       }
     }
-    if (pendingPayments.length + pendingDeaths.length + pendingRejects.length >= BATCH) await flush();
   }
-  if (sheet === 0) throw noHeader(null);
-  endSheet();
-  await flush();
-  pausePoint('ingest'); // crash tests: the file's rows are written but not committed
-  return { status: 'ingested', encoding: f.format === 'csv' ? encoding : null, errorCode: null, error: null, headerLine, ...counts, recheckFrom };
+  return fix;
 }
 
 /**
@@ -402,16 +661,26 @@ export class SummaryCheck {
 
   /** A data row was accepted with this amount (fen). */
   accepted(fen: number): void {
+    this.acceptedMany(fen, 1);
+  }
+
+  /** `rows` data rows were accepted with these amounts in total (fen). */
+  acceptedMany(fen: number, rows: number): void {
     this.fileFen += fen;
-    this.fileRows++;
+    this.fileRows += rows;
     this.sectionFen += fen;
-    this.sectionRows++;
+    this.sectionRows += rows;
   }
 
   /** A data row with a readable amount (fen) was rejected: it explains part of a mismatch. */
   rejected(fen: number): void {
+    this.rejectedMany(fen, 1);
+  }
+
+  /** `rows` data rows with readable amounts were rejected, carrying these amounts in total (fen). */
+  rejectedMany(fen: number, rows: number): void {
     this.sectionRejectedFen += fen;
-    this.sectionRejectedRows++;
+    this.sectionRejectedRows += rows;
   }
 
   /**

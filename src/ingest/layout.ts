@@ -65,6 +65,8 @@ export function matchHeader<F extends string>(
 export type SkipKind = 'blank' | 'repeated_header' | 'summary' | 'note';
 
 const ASCII_DIGIT = /[0-9]/;
+/** Characters headerKey leaves unchanged (unified CJK ideographs are NFKC-stable; no case, width, space or unit). */
+const KEY_CLEAN = /^[\u4e00-\u9fffa-z0-9]+$/;
 const SUMMARY = /^(合\s*计|总\s*计|小\s*计|累\s*计|共\s*计|本页合计|本页小计|total|subtotal|grand\s*total)/i;
 const NOTE = /^(注|备注|说明|制表|填表|审核|打印|导出|数据来源|note)[:：\s]?/i;
 
@@ -81,7 +83,9 @@ export function classifyRow(cells: readonly string[], headerKeys: readonly strin
     const c = cells[i]!;
     // Cheap test first (this runs for every row): a cell with an ASCII digit cannot match a key without one.
     if (hk === '' || c === '' || (ASCII_DIGIT.test(c) && !ASCII_DIGIT.test(hk))) continue;
-    if (headerKey(c) === hk) same++;
+    // A cell of CJK ideographs, lower-case letters and digits only is its own header key (issue 10: most
+    // data cells — names, schemes, banks — skip headerKey's normalisations).
+    if (KEY_CLEAN.test(c) ? c === hk : headerKey(c) === hk) same++;
   }
   if (same >= Math.max(2, Math.ceil(headerKeys.filter((k) => k !== '').length / 2))) return 'repeated_header';
   const first = toHalfWidth(nonEmpty[0]!);

@@ -4,7 +4,7 @@
  * listed in the README ("Reject codes").
  */
 import { parseAmountFen, parseDate, parsePeriod, toHalfWidth } from '../calendar/values.ts';
-import { birthDateFromId, maskIdsInText, normalizeIdNumber } from '../identity/resident-id.ts';
+import { birthDateFromId, checkCharacter, maskIdsInText, normalizeIdNumber } from '../identity/resident-id.ts';
 import type { DeathField, ItemDef, PaymentField, SchemeDef } from '../config/settings.ts';
 import type { NewDeathRecord, NewPayment } from '../db/schema.ts';
 import { headerKey } from './layout.ts';
@@ -69,16 +69,23 @@ function parseSex(raw: string): string | null {
  * @param numeric the cell was stored as a number (XLSX `SourceRow.numericCells`)
  */
 export function digitsLost(raw: string, numeric: boolean): boolean {
+  // Fast path (issue 10): scientific notation needs an e; only a numeric cell can lose digits otherwise.
+  if (!numeric && !HAS_E.test(raw)) return false;
   const s = toHalfWidth(raw).replace(/\s/g, '');
   if (/^[+-]?\d+(?:\.\d*)?e[+-]?\d+$/i.test(s)) return true;
   return numeric && /^\d{16,}$/.test(s);
 }
+
+const HAS_E = /[eEｅＥ]/;
+const CLEAN_ID = /^\d{17}[\dX]$/;
 
 function lostReject(code: string, field: string, raw: string): { ok: false; code: string; reason: string } {
   return reject(code, `${field} "${maskIdsInText(raw)}" was stored as a number and has lost digits (a spreadsheet keeps 15 significant digits); store the column as text`);
 }
 
 function parseId(raw: string, numeric = false): RowResult<{ id: string; valid: boolean }> {
+  // Fast path (issue 10): an already clean 18-character ID is its own normal form (normalizeIdNumber).
+  if (!numeric && raw.length === 18 && CLEAN_ID.test(raw)) return { ok: true, row: { id: raw, valid: checkCharacter(raw.slice(0, 17)) === raw[17] } };
   if (digitsLost(raw, numeric)) return lostReject('ID_PRECISION_LOST', 'resident ID', raw);
   const n = normalizeIdNumber(raw);
   if (n.ok) return { ok: true, row: { id: n.id, valid: n.valid } };

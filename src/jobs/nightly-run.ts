@@ -89,7 +89,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     const stopIfAsked = (): void => {
       if (opts.signal?.aborted) throw new RunStoppedError(`run ${runId} stopped by a signal after the step in progress was committed`);
     };
-    const files = await step('ingest', () => ingestInbox({ store, inbox: opts.inbox, settings, runId, asOf, logger: log, signal: opts.signal, onFile: opts.onFile }));
+    const files = await step('ingest', () => ingestInbox({ store, inbox: opts.inbox, settings, runId, asOf, logger: log, signal: opts.signal, onFile: opts.onFile, timings }));
     stopIfAsked();
     if (files.some((f) => f.status === 'ingested')) await step('optimize', () => store.optimize());
     const { facts: deathFacts, changed: deathChanged } = await step('death_facts', () => refreshDeathFacts(db));
