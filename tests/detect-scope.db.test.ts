@@ -8,7 +8,10 @@ import { createTestDb, ENGINES, type TestDb } from './helpers/engines.ts';
 import type { Store } from '../src/db/connection.ts';
 import { refreshDeathFacts } from '../src/matching/death-facts.ts';
 import { refreshGroupStats } from '../src/detectors/amount-anomaly.ts';
-import { ACCOUNT_PERSON_HIGH_WATER, refreshAccountPersons } from '../src/detectors/shared-account.ts';
+import { ACCOUNT_PERSON_HIGH_WATER, refreshAccountPersons, sharedAccount } from '../src/detectors/shared-account.ts';
+import { silentLogger } from '../src/log.ts';
+import type { DetectorIncremental } from '../src/detectors/scope.ts';
+import type { Finding } from '../src/detectors/types.ts';
 import { migrations } from '../src/db/migrations.ts';
 import { detectionFingerprint, planDetection, saveRunState } from '../src/detectors/scope.ts';
 import { loadSettings } from '../src/config/settings.ts';
@@ -125,6 +128,34 @@ describe.each(ENGINES)('incremental detection pieces (%s)', (engine) => {
     await refreshAccountPersons(store.db, await maxId());
     expect(await pairs()).toEqual(await all());
     expect(await pairs()).toHaveLength(5);
+  });
+
+  it('shared_account reads every payment of its candidate accounts, and incrementally gives what a full run gives', async () => {
+    const D = '110101194001010070';
+    const settings = loadSettings(undefined, '/nonexistent');
+    const maxId = async () => Number((await store.db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirstOrThrow()).m);
+    const detect = async (incremental?: DetectorIncremental): Promise<Finding[]> => {
+      const out: Finding[] = [];
+      const ctx = { db: store.db, runId: 1, asOf: '2024-12-31', settings, logger: silentLogger, stats: { examined: 0 }, claimed: new Set<number>() };
+      for await (const f of sharedAccount.run(incremental ? { ...ctx, incremental } : ctx)) out.push(f);
+      return out;
+    };
+    // ACC1: three people paid in 2024-01, and a fourth whose only payment into it is a reversal (listed too).
+    // ACC2: three people, never three in one period — no finding until 2024-03 brings a second and third.
+    await addPayments(store, [
+      { id: A, period: '2024-01', fen: 100, account: 'ACC1' }, { id: B, period: '2024-01', fen: 100, account: 'ACC1' }, { id: C, period: '2024-01', fen: 100, account: 'ACC1' },
+      { id: D, period: '2024-01', fen: -100, account: 'ACC1' }, { id: D, period: '2024-01', fen: 100, account: 'ACC9' },
+      { id: A, period: '2024-01', fen: 100, account: 'ACC2' }, { id: B, period: '2024-02', fen: 100, account: 'ACC2' }, { id: C, period: '2024-02', fen: 100, account: 'ACC2' },
+    ]);
+    const first = await detect();
+    expect(first.map((f) => f.caseKey)).toEqual(['ACC1']);
+    expect((first[0]!.evidence.comparisons.find((c) => c.field === 'persons')!.values)).toEqual([A, B, C, D].sort());
+    const sinceId = await maxId();
+    await addPayments(store, [{ id: A, period: '2024-03', fen: 100, account: 'ACC2' }, { id: B, period: '2024-03', fen: 100, account: 'ACC2' }, { id: C, period: '2024-03', fen: 100, account: 'ACC2' }]);
+    const untilId = await maxId();
+    const incremental = await detect({ prevRunId: 0, sinceId, untilId, freshPeriods: new Set(['2024-03']), oldPeriods: [], deathChanged: new Set(), previous: first, claimChanged: new Set() });
+    expect(incremental.map((f) => [f.caseKey, f.periods])).toEqual([['ACC1', ['2024-01']], ['ACC2', ['2024-03']]]);
+    expect(incremental).toEqual(await detect());
   });
 
   it('migration 0006 fills account_person from the payments of a store created before it', async () => {
