@@ -335,7 +335,8 @@ const accountPerson: Migration = {
     await db
       .insertInto('account_person')
       .columns(['account', 'id_number'])
-      .expression(db.selectFrom('payment').select(['account', 'id_number']).distinct().where('account', 'is not', null).where('account', '<>', '').where('id', '<=', untilId))
+      .expression(db.selectFrom('payment').select(['account', 'id_number']).where('account', 'is not', null).where('account', '<>', '').where('id', '<=', untilId))
+      .onConflict((oc) => oc.columns(['account', 'id_number']).doNothing())
       .execute();
     // The mark the detector reads (src/detectors/shared-account.ts ACCOUNT_PERSON_HIGH_WATER).
     await db.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', 'shared_account').where('key', '=', 'account_person_high_water').execute();
