@@ -26,8 +26,10 @@
  * high-water mark ({@link refreshAccountPersons}; filled by migration 0006 for older stores). An account can
  * only be flagged when it has `minPersons` or more people in it at all, so the candidates are one GROUP BY
  * over that small table; their payments are read back through their persons (index `payment_person_period`)
- * and the exact rule applied to them. No GROUP BY and no scan over every payment; no index on the account
- * (it costs more at ingest than it saves here, see migration 0005).
+ * and the exact rule applied to them. No GROUP BY and no scan over every payment, except once per store when
+ * the table is first filled (by migration 0006, or by the first run of a new store); no index on the account
+ * (it costs more at ingest than it saves here, see migration 0005). On the 250,000-recipient bench store
+ * (3.1 M rows) the table holds 250,036 pairs and 12 accounts have 3 or more people.
  *
  * Incremental (./scope.ts): an account's finding depends on its own payments only (claims play no part). It
  * is recomputed from all its payments when a period no earlier row is in flags it (the same GROUP BY over the
