@@ -8,6 +8,11 @@ import { createTestDb, ENGINES, type TestDb } from './helpers/engines.ts';
 import type { Store } from '../src/db/connection.ts';
 import { refreshDeathFacts } from '../src/matching/death-facts.ts';
 import { refreshGroupStats } from '../src/detectors/amount-anomaly.ts';
+import { ACCOUNT_PERSON_HIGH_WATER, refreshAccountPersons, sharedAccount } from '../src/detectors/shared-account.ts';
+import { silentLogger } from '../src/log.ts';
+import type { DetectorIncremental } from '../src/detectors/scope.ts';
+import type { Finding } from '../src/detectors/types.ts';
+import { migrations } from '../src/db/migrations.ts';
 import { detectionFingerprint, planDetection, saveRunState } from '../src/detectors/scope.ts';
 import { loadSettings } from '../src/config/settings.ts';
 
@@ -26,12 +31,12 @@ async function addFile(store: Store, kind: 'payments' | 'deaths', runId = 1): Pr
   return Number(f.id);
 }
 
-async function addPayments(store: Store, rows: { id: string; period: string; fen: number; item?: string; batch?: string }[]): Promise<void> {
+async function addPayments(store: Store, rows: { id: string; period: string; fen: number; item?: string; batch?: string; account?: string | null }[]): Promise<void> {
   const fileId = await addFile(store, 'payments');
   for (const [i, r] of rows.entries()) {
     await store.db.insertInto('payment').values({
       file_id: fileId, line: i + 2, person_no: null, id_number: r.id, id_raw: r.id, id_valid: 1, name: '张三', sex: null, scheme: '110', item: r.item ?? 'pension', item_raw: '基本养老金',
-      period: r.period, amount_fen: r.fen, paid_on: null, account: null, bank: null, agency: null, district_code: null, batch: r.batch ?? `B${r.period}-${seq}-${i}`,
+      period: r.period, amount_fen: r.fen, paid_on: null, account: r.account ?? null, bank: null, agency: null, district_code: null, batch: r.batch ?? `B${r.period}-${seq}-${i}`,
     }).execute();
   }
 }
@@ -96,6 +101,71 @@ describe.each(ENGINES)('incremental detection pieces (%s)', (engine) => {
     const got = await stats();
     expect(got).toEqual(await all());
     expect(got.find((r) => r.id_number === A && r.item === 'pension')).toMatchObject({ n: 3, min_fen: 290000, max_fen: 310000 });
+  });
+
+  it('account_person, updated with new rows only, equals the distinct (account, ID) pairs of every row', async () => {
+    const all = async () =>
+      (await store.db.selectFrom('payment').select(['account', 'id_number']).distinct().where('account', 'is not', null).where('account', '<>', '').execute())
+        .map((r) => `${r.account}|${r.id_number}`).sort();
+    const pairs = async () => (await store.db.selectFrom('account_person').selectAll().execute()).map((r) => `${r.account}|${r.id_number}`).sort();
+    const maxId = async () => Number((await store.db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirstOrThrow()).m);
+    // A fresh store: the migration recorded the empty table as up to date with id 0.
+    expect(await pairs()).toEqual([]);
+    await addPayments(store, [
+      { id: A, period: '2024-01', fen: 300000, account: 'ACC1' }, { id: B, period: '2024-01', fen: 50000, account: 'ACC1' },
+      { id: B, period: '2024-01', fen: -50000, batch: 'R1', account: 'ACC1' }, { id: C, period: '2024-01', fen: 1, account: '' }, { id: C, period: '2024-02', fen: 1 },
+    ]);
+    await refreshAccountPersons(store.db, await maxId());
+    expect(await pairs()).toEqual(['ACC1|' + A, 'ACC1|' + B]);
+    expect(await pairs()).toEqual(await all());
+    await addPayments(store, [{ id: A, period: '2024-02', fen: 300000, account: 'ACC1' }, { id: C, period: '2024-03', fen: 1, account: 'ACC1' }, { id: A, period: '2024-03', fen: 300000, account: 'ACC2' }]);
+    const mid = await maxId();
+    await addPayments(store, [{ id: B, period: '2024-04', fen: 7, account: 'ACC2' }]);
+    // Only the rows up to the given id are added, and the mark says so.
+    await refreshAccountPersons(store.db, mid);
+    expect(await pairs()).toEqual(['ACC1|' + A, 'ACC1|' + B, 'ACC1|' + C, 'ACC2|' + A]);
+    expect((await store.db.selectFrom('detector_state').select('value').where('run_id', '=', 0).where('key', '=', ACCOUNT_PERSON_HIGH_WATER).executeTakeFirstOrThrow()).value).toBe(String(mid));
+    await refreshAccountPersons(store.db, await maxId());
+    expect(await pairs()).toEqual(await all());
+    expect(await pairs()).toHaveLength(5);
+  });
+
+  it('shared_account reads every payment of its candidate accounts, and incrementally gives what a full run gives', async () => {
+    const D = '110101194001010070';
+    const settings = loadSettings(undefined, '/nonexistent');
+    const maxId = async () => Number((await store.db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirstOrThrow()).m);
+    const detect = async (incremental?: DetectorIncremental): Promise<Finding[]> => {
+      const out: Finding[] = [];
+      const ctx = { db: store.db, runId: 1, asOf: '2024-12-31', settings, logger: silentLogger, stats: { examined: 0 }, claimed: new Set<number>() };
+      for await (const f of sharedAccount.run(incremental ? { ...ctx, incremental } : ctx)) out.push(f);
+      return out;
+    };
+    // ACC1: three people paid in 2024-01, and a fourth whose only payment into it is a reversal (listed too).
+    // ACC2: three people, never three in one period — no finding until 2024-03 brings a second and third.
+    await addPayments(store, [
+      { id: A, period: '2024-01', fen: 100, account: 'ACC1' }, { id: B, period: '2024-01', fen: 100, account: 'ACC1' }, { id: C, period: '2024-01', fen: 100, account: 'ACC1' },
+      { id: D, period: '2024-01', fen: -100, account: 'ACC1' }, { id: D, period: '2024-01', fen: 100, account: 'ACC9' },
+      { id: A, period: '2024-01', fen: 100, account: 'ACC2' }, { id: B, period: '2024-02', fen: 100, account: 'ACC2' }, { id: C, period: '2024-02', fen: 100, account: 'ACC2' },
+    ]);
+    const first = await detect();
+    expect(first.map((f) => f.caseKey)).toEqual(['ACC1']);
+    expect((first[0]!.evidence.comparisons.find((c) => c.field === 'persons')!.values)).toEqual([A, B, C, D].sort());
+    const sinceId = await maxId();
+    await addPayments(store, [{ id: A, period: '2024-03', fen: 100, account: 'ACC2' }, { id: B, period: '2024-03', fen: 100, account: 'ACC2' }, { id: C, period: '2024-03', fen: 100, account: 'ACC2' }]);
+    const untilId = await maxId();
+    const incremental = await detect({ prevRunId: 0, sinceId, untilId, freshPeriods: new Set(['2024-03']), oldPeriods: [], deathChanged: new Set(), previous: first, claimChanged: new Set() });
+    expect(incremental.map((f) => [f.caseKey, f.periods])).toEqual([['ACC1', ['2024-01']], ['ACC2', ['2024-03']]]);
+    expect(incremental).toEqual(await detect());
+  });
+
+  it('migration 0006 fills account_person from the payments of a store created before it', async () => {
+    const m = migrations(engine)['0006_account_person']!;
+    await m.down!(store.db);
+    await addPayments(store, [{ id: A, period: '2024-01', fen: 1, account: 'ACC9' }, { id: B, period: '2024-01', fen: 1, account: 'ACC9' }, { id: B, period: '2024-02', fen: 1, account: 'ACC9' }, { id: C, period: '2024-01', fen: 1 }]);
+    const maxId = Number((await store.db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirstOrThrow()).m);
+    await m.up(store.db);
+    expect((await store.db.selectFrom('account_person').selectAll().execute()).map((r) => `${r.account}|${r.id_number}`).sort()).toEqual(['ACC9|' + A, 'ACC9|' + B]);
+    expect((await store.db.selectFrom('detector_state').select('value').where('run_id', '=', 0).where('key', '=', ACCOUNT_PERSON_HIGH_WATER).executeTakeFirstOrThrow()).value).toBe(String(maxId));
   });
 
   it('detects incrementally only after a succeeded run with the same fingerprint', async () => {

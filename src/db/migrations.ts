@@ -313,9 +313,44 @@ const detectorScope: Migration = {
   },
 };
 
+/**
+ * `account_person` (account, id_number): every (bank account, resident ID) pair of the stored payments with a
+ * non-empty account — about one row per recipient — so that shared_account finds the accounts paid for
+ * several people with one GROUP BY over this small table instead of over every payment (issue 10, city
+ * scale). The detector keeps it up to date set-based with the rows stored since its high-water mark (a
+ * `detector_state` row of run 0, detector `shared_account`, key `account_person_high_water`); this migration
+ * fills it from the payments already stored and records that mark, so a store created before it needs no
+ * rebuild. No index on `payment` is added (see migration 0005).
+ */
+const accountPerson: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('account_person')
+      .addColumn('account', 'text', (c) => c.notNull())
+      .addColumn('id_number', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('account_person_pk', ['account', 'id_number'])
+      .execute();
+    const max = await db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
+    const untilId = max?.m == null ? 0 : Number(max.m);
+    await db
+      .insertInto('account_person')
+      .columns(['account', 'id_number'])
+      .expression(db.selectFrom('payment').select(['account', 'id_number']).where('account', 'is not', null).where('account', '<>', '').where('id', '<=', untilId))
+      .onConflict((oc) => oc.columns(['account', 'id_number']).doNothing())
+      .execute();
+    // The mark the detector reads (src/detectors/shared-account.ts ACCOUNT_PERSON_HIGH_WATER).
+    await db.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', 'shared_account').where('key', '=', 'account_person_high_water').execute();
+    await db.insertInto('detector_state').values({ run_id: 0, detector: 'shared_account', key: 'account_person_high_water', value: String(untilId) }).execute();
+  },
+  async down(db: AnyDb) {
+    await db.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', 'shared_account').where('key', '=', 'account_person_high_water').execute();
+    await db.schema.dropTable('account_person').ifExists().execute();
+  },
+};
+
 /** All migrations, keyed by name (applied in name order). */
 export function migrations(engine: Engine): Record<string, Migration> {
-  return { '0001_initial': initial(engine), '0003_cases_ledger': casesLedger(engine), '0004_source_file_recheck': sourceFileRecheck, '0005_detector_scope': detectorScope };
+  return { '0001_initial': initial(engine), '0003_cases_ledger': casesLedger(engine), '0004_source_file_recheck': sourceFileRecheck, '0005_detector_scope': detectorScope, '0006_account_person': accountPerson };
 }
 
 /**

@@ -168,6 +168,15 @@ export interface PaymentGroupStatsTable {
   max_fen: number;
 }
 
+/**
+ * One (bank account, resident ID) pair of the stored payments with a non-empty account (migration 0006):
+ * shared_account's prefilter, kept up to date with the new rows.
+ */
+export interface AccountPersonTable {
+  account: string;
+  id_number: string;
+}
+
 export interface RecoveryCaseTable {
   id: Generated<number>;
   detector: string;
@@ -279,6 +288,7 @@ export interface DB {
   feedback_row: FeedbackRowTable;
   detector_state: DetectorStateTable;
   payment_group_stats: PaymentGroupStatsTable;
+  account_person: AccountPersonTable;
 }
 
 export type NewPayment = Omit<Insertable<PaymentTable>, 'id' | 'file_id'>;
