@@ -168,6 +168,16 @@ export interface PaymentGroupStatsTable {
   max_fen: number;
 }
 
+/**
+ * The periods (`YYYY-MM`) in which a scheme has at least one positive payment (migration 0007): the reports'
+ * "latest period per scheme" without scanning every payment. Rows are only ever added (payments are never
+ * deleted); kept up to date from the rows above its high-water mark (src/reports/report-data.ts).
+ */
+export interface SchemePeriodTable {
+  scheme: string;
+  period: string;
+}
+
 export interface RecoveryCaseTable {
   id: Generated<number>;
   detector: string;
@@ -279,6 +289,7 @@ export interface DB {
   feedback_row: FeedbackRowTable;
   detector_state: DetectorStateTable;
   payment_group_stats: PaymentGroupStatsTable;
+  scheme_period: SchemePeriodTable;
 }
 
 export type NewPayment = Omit<Insertable<PaymentTable>, 'id' | 'file_id'>;
