@@ -320,8 +320,8 @@ export const SCHEME_PERIOD_HIGH_WATER = { detector: 'reports', key: 'scheme_peri
  * Removes the last two scans of every payment row from each nightly run (issue 10):
  * - `payment_invalid_id`: a partial index `payment (id_number) WHERE id_valid = 0`, so the link stage reads
  *   the payments whose ID fails its check character without a full scan. Invalid IDs are rare, so rows
- *   with a valid ID cost no index entry (measured on the 250,000-recipient bench store: no change in the
- *   ingest time of a month, within noise);
+ *   with a valid ID cost no index entry (measured: inserting 250,000 payment rows, one in 1,000 with an invalid
+ *   ID, took 2.8–3.0 µs of CPU per row with the index and 3.0–3.4 without — no difference beyond noise);
  * - `scheme_period` (scheme, period): the periods with a positive payment per scheme, so the reports' latest
  *   period per scheme reads a tiny table. Backfilled here from the stored payments, with its high-water mark
  *   (a `detector_state` row of run 0) set to the highest payment id; each run adds the periods of the rows
