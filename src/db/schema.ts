@@ -177,6 +177,16 @@ export interface AccountPersonTable {
   id_number: string;
 }
 
+/**
+ * The periods (`YYYY-MM`) in which a scheme has at least one positive payment (migration 0007): the reports'
+ * "latest period per scheme" without scanning every payment. Rows are only ever added (payments are never
+ * deleted); kept up to date from the rows above its high-water mark (src/reports/report-data.ts).
+ */
+export interface SchemePeriodTable {
+  scheme: string;
+  period: string;
+}
+
 export interface RecoveryCaseTable {
   id: Generated<number>;
   detector: string;
@@ -289,6 +299,7 @@ export interface DB {
   detector_state: DetectorStateTable;
   payment_group_stats: PaymentGroupStatsTable;
   account_person: AccountPersonTable;
+  scheme_period: SchemePeriodTable;
 }
 
 export type NewPayment = Omit<Insertable<PaymentTable>, 'id' | 'file_id'>;

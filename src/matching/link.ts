@@ -262,7 +262,9 @@ export async function findLinks(db: Kysely<DB>, records: readonly DeathRecordFor
 
   // 2b. Recipients whose ID fails its check character: valid one-edit neighbours among the death records.
   const invalidPersons = new Map<string, RecipientForLink>();
-  addRecipientRows(invalidPersons, await db.selectFrom('payment').select(personColumns).where('id_valid', '=', 0).execute());
+  // `id_valid = 0` as a literal: it is the predicate of the partial index `payment_invalid_id` (migration
+  // 0007), so both engines read the few invalid IDs through it instead of scanning every payment.
+  addRecipientRows(invalidPersons, await db.selectFrom('payment').select(personColumns).where('id_valid', '=', sql.lit(0)).execute());
   for (const p of invalidPersons.values()) {
     const merged = mergeRecipient(recipients.get(p.id_number), p);
     recipients.set(p.id_number, merged);

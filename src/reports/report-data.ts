@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { Settings } from '../config/settings.ts';
 import type { DB, SourceFile } from '../db/schema.ts';
+import { SCHEME_PERIOD_HIGH_WATER } from '../db/migrations.ts';
 
 /** Per-detector outcome of a run, as recorded in the run's stats. */
 export interface DetectorOutcome {
@@ -133,7 +134,10 @@ export interface RunData {
   /** Files ingested (or rejected whole) for this business date, by any run with this as-of. */
   files: SourceFile[];
   rejects: ReportReject[];
-  /** Latest period with a positive payment, per scheme code, over the whole payment table. */
+  /**
+   * Latest period with a positive payment, per scheme code, over the whole payment table (read from
+   * `scheme_period`, see {@link refreshSchemePeriods}).
+   */
   latestPeriodByScheme: ReadonlyMap<string, string>;
   /** Cases opened (first or follow-up) by this run. */
   casesOpened: number;
@@ -259,10 +263,10 @@ export async function loadRunData(input: RunDataInput): Promise<RunData> {
     ...rejectRows.map((r) => ({ file: pathById.get(Number(r.file_id)) ?? '', line: r.line, code: r.code, reason: r.reason, raw: r.raw })),
   ];
 
+  await refreshSchemePeriods(db);
   const latest = await db
-    .selectFrom('payment')
+    .selectFrom('scheme_period')
     .select(['scheme', (eb) => eb.fn.max('period').as('period')])
-    .where('amount_fen', '>', 0)
     .groupBy('scheme')
     .execute();
   const latestPeriodByScheme = new Map(latest.filter((r) => r.period !== null).map((r) => [r.scheme, String(r.period)]));
@@ -274,6 +278,42 @@ export async function loadRunData(input: RunDataInput): Promise<RunData> {
     runId, asOf, startedAt: input.startedAt, status, settings: input.settings, detectors: input.detectors,
     findings, openCases, files, rejects, latestPeriodByScheme, casesOpened, history,
   };
+}
+
+/**
+ * Brings `scheme_period` (the periods with a positive payment, per scheme) up to every stored payment: adds
+ * the (scheme, period) pairs of the positive rows stored since its high-water mark (payment ids only grow
+ * and payments are never deleted, so nothing else can change), set-based, then moves the mark — one
+ * transaction. When the mark is missing the table is rebuilt from every payment. The latest period per
+ * scheme is then `MAX(period)` of this table: the same as `SELECT scheme, MAX(period) FROM payment WHERE
+ * amount_fen > 0 GROUP BY scheme`, also after a late file of an old period or a reversal (amount ≤ 0).
+ */
+export async function refreshSchemePeriods(db: Kysely<DB>): Promise<void> {
+  const { detector, key } = SCHEME_PERIOD_HIGH_WATER;
+  await db.transaction().execute(async (trx) => {
+    const hw = await trx.selectFrom('detector_state').select('value').where('run_id', '=', 0).where('detector', '=', detector).where('key', '=', key).executeTakeFirst();
+    const since = hw ? Number(hw.value) : null;
+    const top = await trx.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
+    const until = top?.m == null ? 0 : Number(top.m);
+    if (since !== null && since >= until) return;
+    if (since === null) await trx.deleteFrom('scheme_period').execute();
+    await trx
+      .insertInto('scheme_period')
+      .columns(['scheme', 'period'])
+      .expression(
+        trx
+          .selectFrom('payment')
+          .select(['scheme', 'period'])
+          .where('amount_fen', '>', 0)
+          .where('id', '<=', until)
+          .$if(since !== null, (q) => q.where('id', '>', since!))
+          .groupBy(['scheme', 'period']),
+      )
+      .onConflict((oc) => oc.columns(['scheme', 'period']).doNothing())
+      .execute();
+    await trx.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', detector).where('key', '=', key).execute();
+    await trx.insertInto('detector_state').values({ run_id: 0, detector, key, value: String(until) }).execute();
+  });
 }
 
 async function loadHistory(
