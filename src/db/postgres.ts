@@ -91,6 +91,10 @@ const DEATH_COLUMNS = [
  */
 export async function openPostgres(url: string): Promise<Store> {
   const pool = new pg.Pool({ connectionString: url, max: 4, types: PG_TYPES });
+  // An idle pooled connection closed by the server (a restart, pg_terminate_backend, DROP DATABASE … FORCE)
+  // is an 'error' event on the pool; unhandled, it would kill the process between queries. The pool drops
+  // that client by itself and the next query opens a new one (or fails with its own error).
+  pool.on('error', () => {});
   try {
     const c = await pool.connect();
     c.release();
