@@ -4,6 +4,7 @@
  */
 import { Kysely, Migrator, sql, type CreateTableBuilder, type Migration, type MigrationProvider } from 'kysely';
 import type { Engine } from './connection.ts';
+import { setHighWater } from './summary-tables.ts';
 
 type AnyDb = Kysely<any>;
 
@@ -339,8 +340,7 @@ const accountPerson: Migration = {
       .onConflict((oc) => oc.columns(['account', 'id_number']).doNothing())
       .execute();
     // The mark the detector reads (src/detectors/shared-account.ts ACCOUNT_PERSON_HIGH_WATER).
-    await db.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', 'shared_account').where('key', '=', 'account_person_high_water').execute();
-    await db.insertInto('detector_state').values({ run_id: 0, detector: 'shared_account', key: 'account_person_high_water', value: String(untilId) }).execute();
+    await setHighWater(db, { detector: 'shared_account', key: 'account_person_high_water' }, untilId);
   },
   async down(db: AnyDb) {
     await db.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', 'shared_account').where('key', '=', 'account_person_high_water').execute();
@@ -378,8 +378,7 @@ const linkReportScans: Migration = {
       .columns(['scheme', 'period'])
       .expression(db.selectFrom('payment').select(['scheme', 'period']).where('amount_fen', '>', 0).where('id', '<=', until).groupBy(['scheme', 'period']))
       .execute();
-    await db.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', SCHEME_PERIOD_HIGH_WATER.detector).where('key', '=', SCHEME_PERIOD_HIGH_WATER.key).execute();
-    await db.insertInto('detector_state').values({ run_id: 0, ...SCHEME_PERIOD_HIGH_WATER, value: String(until) }).execute();
+    await setHighWater(db, SCHEME_PERIOD_HIGH_WATER, until);
   },
   async down(db: AnyDb) {
     await db.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', SCHEME_PERIOD_HIGH_WATER.detector).where('key', '=', SCHEME_PERIOD_HIGH_WATER.key).execute();

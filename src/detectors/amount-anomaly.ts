@@ -55,6 +55,7 @@ import type { Kysely } from 'kysely';
 import { formatFen } from '../calendar/values.ts';
 import type { DetectorSettings } from '../config/detector-settings.ts';
 import type { DB } from '../db/schema.ts';
+import { refreshFromNewPayments, type HighWaterMark } from '../db/summary-tables.ts';
 import { fullestName } from '../matching/names.ts';
 import { benfordCounts, benfordTable } from './benford.ts';
 import { chunksOf, idsWithNewRows, ownersOf, readState, readStates, writeStates, type DetectorIncremental } from './scope.ts';
@@ -179,23 +180,19 @@ export function anomalyFinding(flagged: readonly AmountOutlier[], labels: Labels
   };
 }
 
-const GROUP_STATS_HIGH_WATER = 'group_stats_high_water';
+const GROUP_STATS_HIGH_WATER: HighWaterMark = { detector: 'amount_anomaly', key: 'group_stats_high_water' };
 
 /**
  * Brings `payment_group_stats` up to the payments with `id <= untilId`: built in full the first time, then
  * only the rows stored since its high-water mark are added (count summed, min and max widened), set-based.
  */
 export async function refreshGroupStats(db: Kysely<DB>, untilId: number): Promise<void> {
-  const hw = await readState(db, 0, 'amount_anomaly', GROUP_STATS_HIGH_WATER);
-  const since = hw === null ? null : Number(hw);
-  if (since !== null && since >= untilId) return;
-  await db.transaction().execute(async (trx) => {
-    if (since === null) await trx.deleteFrom('payment_group_stats').execute();
+  await refreshFromNewPayments(db, 'payment_group_stats', GROUP_STATS_HIGH_WATER, async (trx, since, until) => {
     const agg = trx
       .selectFrom('payment')
       .select((eb) => ['id_number', 'scheme', 'item', eb.fn.countAll<number>().as('n'), eb.fn.min('amount_fen').as('min_fen'), eb.fn.max('amount_fen').as('max_fen')])
       .where('amount_fen', '>', 0)
-      .where('id', '<=', untilId)
+      .where('id', '<=', until)
       .$if(since !== null, (q) => q.where('id', '>', since!))
       .groupBy(['id_number', 'scheme', 'item']);
     await trx
@@ -210,9 +207,7 @@ export async function refreshGroupStats(db: Kysely<DB>, untilId: number): Promis
         })),
       )
       .execute();
-    await trx.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', 'amount_anomaly').where('key', '=', GROUP_STATS_HIGH_WATER).execute();
-    await trx.insertInto('detector_state').values({ run_id: 0, detector: 'amount_anomaly', key: GROUP_STATS_HIGH_WATER, value: String(untilId) }).execute();
-  });
+  }, untilId);
 }
 
 /** The (person, scheme, item) groups that can hold an outlier at all, from `payment_group_stats`. */

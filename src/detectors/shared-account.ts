@@ -43,8 +43,9 @@ import { maskAccount } from '../identity/resident-id.ts';
 import { fullestName } from '../matching/names.ts';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.ts';
+import { refreshFromNewPayments } from '../db/summary-tables.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
-import { chunksOf, readState, type DetectorIncremental } from './scope.ts';
+import { chunksOf, type DetectorIncremental } from './scope.ts';
 import { byteCmp, countPayments, districtOf, monthRanges, periodRange, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type PaymentRow } from './shared.ts';
 
 /** One person paid into a shared account (evidence). */
@@ -151,17 +152,13 @@ export const ACCOUNT_PERSON_HIGH_WATER = 'account_person_high_water';
  * 3.8 s for SELECT DISTINCT (which sorts every row).
  */
 export async function refreshAccountPersons(db: Kysely<DB>, untilId: number): Promise<void> {
-  const hw = await readState(db, 0, 'shared_account', ACCOUNT_PERSON_HIGH_WATER);
-  const since = hw === null ? null : Number(hw);
-  if (since !== null && since >= untilId) return;
-  await db.transaction().execute(async (trx) => {
-    if (since === null) await trx.deleteFrom('account_person').execute();
+  await refreshFromNewPayments(db, 'account_person', { detector: 'shared_account', key: ACCOUNT_PERSON_HIGH_WATER }, async (trx, since, until) => {
     const pairs = trx
       .selectFrom('payment')
       .select(['account', 'id_number'])
       .where('account', 'is not', null)
       .where('account', '<>', '')
-      .where('id', '<=', untilId)
+      .where('id', '<=', until)
       .$if(since !== null, (q) => q.where('id', '>', since!));
     await trx
       .insertInto('account_person')
@@ -169,9 +166,7 @@ export async function refreshAccountPersons(db: Kysely<DB>, untilId: number): Pr
       .expression(pairs)
       .onConflict((oc) => oc.columns(['account', 'id_number']).doNothing())
       .execute();
-    await trx.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', 'shared_account').where('key', '=', ACCOUNT_PERSON_HIGH_WATER).execute();
-    await trx.insertInto('detector_state').values({ run_id: 0, detector: 'shared_account', key: ACCOUNT_PERSON_HIGH_WATER, value: String(untilId) }).execute();
-  });
+  }, untilId);
 }
 
 /**

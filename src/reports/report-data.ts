@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Settings } from '../config/settings.ts';
 import type { DB, SourceFile } from '../db/schema.ts';
 import { SCHEME_PERIOD_HIGH_WATER } from '../db/migrations.ts';
+import { refreshFromNewPayments } from '../db/summary-tables.ts';
 
 /** Per-detector outcome of a run, as recorded in the run's stats. */
 export interface DetectorOutcome {
@@ -289,14 +290,7 @@ export async function loadRunData(input: RunDataInput): Promise<RunData> {
  * amount_fen > 0 GROUP BY scheme`, also after a late file of an old period or a reversal (amount ≤ 0).
  */
 export async function refreshSchemePeriods(db: Kysely<DB>): Promise<void> {
-  const { detector, key } = SCHEME_PERIOD_HIGH_WATER;
-  await db.transaction().execute(async (trx) => {
-    const hw = await trx.selectFrom('detector_state').select('value').where('run_id', '=', 0).where('detector', '=', detector).where('key', '=', key).executeTakeFirst();
-    const since = hw ? Number(hw.value) : null;
-    const top = await trx.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
-    const until = top?.m == null ? 0 : Number(top.m);
-    if (since !== null && since >= until) return;
-    if (since === null) await trx.deleteFrom('scheme_period').execute();
+  await refreshFromNewPayments(db, 'scheme_period', SCHEME_PERIOD_HIGH_WATER, async (trx, since, until) => {
     await trx
       .insertInto('scheme_period')
       .columns(['scheme', 'period'])
@@ -311,8 +305,6 @@ export async function refreshSchemePeriods(db: Kysely<DB>): Promise<void> {
       )
       .onConflict((oc) => oc.columns(['scheme', 'period']).doNothing())
       .execute();
-    await trx.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', detector).where('key', '=', key).execute();
-    await trx.insertInto('detector_state').values({ run_id: 0, detector, key, value: String(until) }).execute();
   });
 }
 
