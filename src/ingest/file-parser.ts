@@ -17,11 +17,10 @@
  */
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import iconv from 'iconv-lite';
 import type { DeathField, PaymentField, Settings } from '../config/settings.ts';
 import type { NewDeathRecord, NewReject } from '../db/schema.ts';
 import { parseAmountFen } from '../calendar/values.ts';
-import { fingerprintFile, gb18030CompletePrefix, type FileFingerprint, type TextEncoding } from './encoding.ts';
+import { decodeGb18030, fingerprintFile, gb18030CompletePrefix, type FileFingerprint, type TextEncoding } from './encoding.ts';
 import { IngestError } from './errors.ts';
 import { CsvSplitter, type CsvRecord } from './csv-splitter.ts';
 import { classifyRow, headerKey, mapHeader, matchHeader } from './layout.ts';
@@ -158,7 +157,7 @@ export function* csvRowChunks(file: string, encoding: TextEncoding, displayPath:
         const bytes = pending.length ? Buffer.concat([pending, buf.subarray(0, n)]) : buf.subarray(0, n);
         const cut = n === 0 ? bytes.length : gb18030CompletePrefix(bytes);
         pending = Buffer.from(bytes.subarray(cut));
-        text = cut ? iconv.decode(bytes.subarray(0, cut), 'gb18030', { stripBOM: false }) : '';
+        text = cut ? decodeGb18030(bytes.subarray(0, cut)) : '';
         for (let i = text.indexOf('\ufffd'); i !== -1; i = text.indexOf('\ufffd', i + 1)) invalid++;
         if (invalid > 0) {
           throw new IngestError('ENCODING_INVALID', `${displayPath}: bytes are valid neither as UTF-8 nor as GB18030 (${invalid} undecodable sequences); file rejected whole`, displayPath);
