@@ -64,8 +64,20 @@ export function matchHeader<F extends string>(
 /** Why a row after the header is skipped rather than read as data. */
 export type SkipKind = 'blank' | 'repeated_header' | 'summary' | 'note';
 
-/** Characters headerKey leaves unchanged (unified CJK ideographs are NFKC-stable; no case, width, space or unit). */
-const KEY_CLEAN = /^[\u4e00-\u9fffa-z0-9]+$/;
+/**
+ * True when `s` is non-empty and made only of characters headerKey leaves unchanged: unified CJK
+ * ideographs U+4E00–U+9FFF (NFKC-stable), a–z, 0–9 — no case, width, space or unit (`/^[\u4e00-\u9fffa-z0-9]+$/`,
+ * as a loop: issue 10, it runs for most cells of every row).
+ */
+function isKeyClean(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 0x4e00 && c <= 0x9fff) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57))) return false;
+  }
+  return true;
+}
 const SUMMARY = /^(合\s*计|总\s*计|小\s*计|累\s*计|共\s*计|本页合计|本页小计|total|subtotal|grand\s*total)/i;
 const NOTE = /^(注|备注|说明|制表|填表|审核|打印|导出|数据来源|note)[:：\s]?/i;
 
@@ -110,7 +122,7 @@ export function classifyRow(cells: readonly string[], headerKeys: readonly strin
     if (hk === '' || c === '' || (hasAsciiDigit(c) && !hasAsciiDigit(hk))) continue;
     // A cell of CJK ideographs, lower-case letters and digits only is its own header key (issue 10: most
     // data cells — names, schemes, banks — skip headerKey's normalisations).
-    if (KEY_CLEAN.test(c) ? c === hk : headerKey(c) === hk) same++;
+    if (isKeyClean(c) ? c === hk : headerKey(c) === hk) same++;
   }
   // The threshold is at least 2: below that no need to count the header's keys.
   if (same >= 2) {
