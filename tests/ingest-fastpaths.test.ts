@@ -5,12 +5,16 @@
  * names, classifyRow, memoised payment-row fields) against references built from the slow rules, on the
  * inputs that must NOT take them (full-width digits, spaces, lower-case x, commas, signs, …) as well.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import iconv from 'iconv-lite';
 import { parseAmountFen, parseDate, parsePeriod, toHalfWidth } from '../src/calendar/values.ts';
 import { loadSettings } from '../src/config/settings.ts';
 import { maskIdsInText, normalizeIdNumber } from '../src/identity/resident-id.ts';
 import { decodeGb18030, gb18030CompletePrefix, Utf8Validator } from '../src/ingest/encoding.ts';
+import { parseFile, parseSettings, vocabularyOf, type ParsedMessage } from '../src/ingest/file-parser.ts';
 import { classifyRow, headerKey, matchHeader } from '../src/ingest/layout.ts';
 import { buildVocabulary, cleanName, digitsLost, isStableHan, parseCleanAmountFen, parseCleanId, parsePaymentRow } from '../src/ingest/parse-rows.ts';
 
@@ -377,6 +381,38 @@ describe('parsePaymentRow fast paths and memos', () => {
     for (let t = 0; t < 5000; t++) {
       const cells = HEADER.map((h) => (r() < 0.7 ? variants[h]![0]! : variants[h]![Math.floor(r() * variants[h]!.length)]!));
       expect(parsePaymentRow(cells, columns, t, vocab), JSON.stringify(cells)).toEqual(paymentRowReference(cells, t));
+    }
+  });
+});
+
+describe('packing of payment rows', () => {
+  it('a NUL inside a row (seen only in a later read chunk) switches the batch to a separator no value holds', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-fast-'));
+    try {
+      const line = (i: number, name: string): string => `3601027079510${i},${name},360121193207070333,男,120,基本养老金,2024-01,8408.97,2024-01-12,6228486988773478300,中国农业银行南昌分行,360113002,P1202024010${i}`;
+      // Enough rows that the NUL row comes after the first 64 KiB chunk.
+      const rows = [HEADER.join(',')];
+      for (let i = 0; i < 600; i++) rows.push(line(i % 10, '林祥勇'));
+      rows.push(line(1, '林\u0000勇'));
+      const file = path.join(dir, 'p.csv');
+      fs.writeFileSync(file, rows.join('\n') + '\n');
+      const ps = parseSettings(settings, '2026-01-31');
+      const batches: Extract<ParsedMessage, { t: 'batch' }>[] = [];
+      await parseFile({ fid: 1, abs: file, rel: 'p.csv', kind: 'payments', source: 'x', format: 'csv' }, ps, vocabularyOf(ps), (m) => {
+        if (m.t === 'batch') batches.push(m);
+        if (m.t === 'fail' || m.t === 'crash') throw new Error(JSON.stringify(m));
+      });
+      const last = batches.filter((b) => b.payRows > 0).at(-1)!;
+      expect(last.sep).not.toBe('\u0000');
+      const values = last.pay.split(last.sep);
+      expect(values.length).toBe(last.payRows * 18);
+      expect(values.slice(-18)[0]).toBe('602');
+      expect(values.slice(-18)[5]).toBe('林\u0000勇');
+      const first = batches.find((b) => b.payRows > 0)!;
+      expect(first.sep).toBe('\u0000');
+      expect(first.pay.split('\u0000').length).toBe(first.payRows * 18);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

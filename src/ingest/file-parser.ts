@@ -134,6 +134,11 @@ function cellList(cells: readonly string[]): string {
 /** Read timing of {@link csvRowChunks}: thread time spent reading, decoding and splitting (ms). */
 export interface ReadClock {
   ms: number;
+  /**
+   * Set by csvRowChunks once the decoded text has held a NUL character: until then no record can hold one
+   * (issue 10: spares a scan of every record's raw text).
+   */
+  nul?: boolean;
 }
 
 /**
@@ -164,6 +169,7 @@ export function* csvRowChunks(file: string, encoding: TextEncoding, displayPath:
         }
       } else text = n ? utf8.decode(buf.subarray(0, n), { stream: true }) : utf8.decode();
       const out: CsvRecord[] = [];
+      if (!clock.nul && text.includes('\u0000')) clock.nul = true;
       if (text) splitter.push(text, out);
       if (n === 0) splitter.end(out);
       clock.ms += performance.now() - t;
@@ -355,7 +361,7 @@ async function parseRows(f: FileJob, encoding: TextEncoding, ps: ParseSettings, 
           w.period, String(w.amount_fen), w.paid_on ?? '', w.account ?? '', w.bank ?? '', w.agency ?? '', w.district_code ?? '', w.batch,
         );
         payRows++;
-        if (r.raw.includes('\u0000')) payNul = true;
+        if ((clock.nul || f.format !== 'csv') && r.raw.includes('\u0000')) payNul = true;
       } else {
         rejectRow(r, p.code, p.reason);
         const amount = columns.amount === undefined ? null : parseAmountFen(r.cells[columns.amount] ?? '');

@@ -142,6 +142,21 @@ function parseId(raw: string, numeric = false): RowResult<{ id: string; valid: b
   return reject('ID_BAD_CHARACTERS', 'resident ID contains characters other than digits and a final X');
 }
 
+/**
+ * The trimmed text of cell `idx` ('' when the column is absent). Payment rows read their columns as
+ * `columns.field` at each call site (issue 10: one generic lookup by field name was a megamorphic keyed load
+ * per cell).
+ */
+function at(cells: readonly string[], idx: number | undefined): string {
+  if (idx === undefined) return '';
+  return (cells[idx] ?? '').trim();
+}
+
+/** Whether cell `idx` was stored as a number (XLSX). */
+function numericAt(numericCells: ReadonlySet<number> | undefined, idx: number | undefined): boolean {
+  return numericCells !== undefined && idx !== undefined && numericCells.has(idx);
+}
+
 function isNumeric<F extends string>(numericCells: ReadonlySet<number> | undefined, columns: Partial<Record<F, number>>, f: F): boolean {
   const idx = columns[f];
   return idx !== undefined && numericCells !== undefined && numericCells.has(idx);
@@ -272,43 +287,43 @@ export function parsePaymentRow(
   // Issue 10: every value goes through the same rules as before; repeated cell texts are memoised (pure
   // functions) and clean identifiers, names and amounts take fast paths that give the same results.
   const memos = memosOf(vocab);
-  const idRaw = cell(cells, columns, 'id_number');
-  const id = parseId(idRaw, isNumeric(numericCells, columns, 'id_number'));
+  const idRaw = at(cells, columns.id_number);
+  const id = parseId(idRaw, numericAt(numericCells, columns.id_number));
   if (!id.ok) return id;
-  const name = cleanName(cell(cells, columns, 'name'));
+  const name = cleanName(at(cells, columns.name));
   if (name === '') return reject('NAME_MISSING', 'name is empty');
-  const schemeRaw = cell(cells, columns, 'scheme');
+  const schemeRaw = at(cells, columns.scheme);
   if (schemeRaw === '') return reject('SCHEME_MISSING', 'benefit scheme is empty');
   const scheme = memos.scheme.get(schemeRaw).code;
   if (!scheme) return reject('SCHEME_UNKNOWN', `benefit scheme "${schemeRaw}" is not a known code or name (add it under "schemes" in the settings file)`);
-  const itemCell = cell(cells, columns, 'item');
+  const itemCell = at(cells, columns.item);
   if (itemCell === '') return reject('ITEM_MISSING', 'benefit item is empty'); // NFC of a non-empty text is non-empty
   const { raw: itemRaw, code: item } = memos.item.get(itemCell);
-  const period = periodMemo.get(cell(cells, columns, 'period'));
+  const period = periodMemo.get(at(cells, columns.period));
   if (!period.ok) return period;
-  const amount = amountOf(cell(cells, columns, 'amount'));
+  const amount = amountOf(at(cells, columns.amount));
   if (!amount.ok) return amount;
-  const paidRaw = cell(cells, columns, 'paid_on');
+  const paidRaw = at(cells, columns.paid_on);
   let paidOn: string | null = null;
   if (paidRaw !== '') {
     const d = paidOnMemo.get(paidRaw);
     if (!d.ok) return reject('PAID_ON_INVALID', d.reason);
     paidOn = d.value;
   }
-  const batch = halfWidthMemo.get(cell(cells, columns, 'batch'));
+  const batch = halfWidthMemo.get(at(cells, columns.batch));
   if (batch === '') return reject('BATCH_MISSING', 'batch number is empty');
-  if (digitsLost(batch, isNumeric(numericCells, columns, 'batch'))) return lostReject('BATCH_PRECISION_LOST', 'batch number', batch);
-  const { agency, district } = agencyMemo.get(cell(cells, columns, 'agency'));
-  const accountRaw = cell(cells, columns, 'account');
-  const accountNumeric = isNumeric(numericCells, columns, 'account');
+  if (digitsLost(batch, numericAt(numericCells, columns.batch))) return lostReject('BATCH_PRECISION_LOST', 'batch number', batch);
+  const { agency, district } = agencyMemo.get(at(cells, columns.agency));
+  const accountRaw = at(cells, columns.account);
+  const accountNumeric = numericAt(numericCells, columns.account);
   let account: string | null;
   if (!accountNumeric && isDigits(accountRaw)) account = accountRaw;
   else {
     if (digitsLost(accountRaw, accountNumeric)) return lostReject('ACCOUNT_PRECISION_LOST', 'bank account', accountRaw);
     account = toHalfWidth(accountRaw).replace(/[\s-]/g, '') || null;
   }
-  const personRaw = cell(cells, columns, 'person_no');
-  const personNumeric = isNumeric(numericCells, columns, 'person_no');
+  const personRaw = at(cells, columns.person_no);
+  const personNumeric = numericAt(numericCells, columns.person_no);
   let personNo: string;
   if (!personNumeric && isDigits(personRaw)) personNo = personRaw;
   else {
@@ -324,7 +339,7 @@ export function parsePaymentRow(
       id_raw: idRaw,
       id_valid: id.row.valid ? 1 : 0,
       name,
-      sex: sexMemo.get(cell(cells, columns, 'sex')).sex,
+      sex: sexMemo.get(at(cells, columns.sex)).sex,
       scheme,
       item,
       item_raw: itemRaw,
@@ -332,7 +347,7 @@ export function parsePaymentRow(
       amount_fen: amount.value,
       paid_on: paidOn,
       account,
-      bank: cell(cells, columns, 'bank') || null,
+      bank: at(cells, columns.bank) || null,
       agency,
       district_code: district,
       batch,
