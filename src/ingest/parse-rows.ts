@@ -169,14 +169,20 @@ function isNumeric<F extends string>(numericCells: ReadonlySet<number> | undefin
  */
 class Memo<T> {
   private readonly map = new Map<string, T>();
+  /** The last text asked for and its value: runs of equal cells (a file's period, a batch's date) skip the hashing. */
+  private lastKey: string | null = null;
+  private lastValue: T | undefined;
   constructor(private readonly fn: (raw: string) => T, private readonly limit = 4096) {}
   get(raw: string): T {
+    if (raw === this.lastKey) return this.lastValue as T;
     let v = this.map.get(raw);
     if (v === undefined) {
       v = this.fn(raw);
       if (this.map.size >= this.limit) this.map.clear();
       this.map.set(raw, v);
     }
+    this.lastKey = raw;
+    this.lastValue = v;
     return v;
   }
 }
