@@ -53,15 +53,32 @@ export class CsvSplitter {
     const buf = this.buf;
     let pos = 0;
     const n = buf.length;
+    // Position of the next quote at or after `pos` (n: none left). Searched again only once `pos` has
+    // passed it: searching from every line would scan the rest of the buffer per line (quadratic per chunk).
+    let q = -1;
     while (pos < n) {
       const nl = buf.indexOf('\n', pos);
       if (nl === -1 && !final) break;
       const lineEnd = nl === -1 ? n : nl;
-      const q = buf.indexOf('"', pos);
-      if (q === -1 || q >= lineEnd) {
-        // Fast path: no quote on this line.
-        const raw = buf.charCodeAt(lineEnd - 1) === 13 && lineEnd > pos ? buf.slice(pos, lineEnd - 1) : buf.slice(pos, lineEnd);
-        out.push({ line: this.line, cells: raw.split(','), raw });
+      if (q < pos) {
+        q = buf.indexOf('"', pos);
+        if (q === -1) q = n;
+      }
+      if (q >= lineEnd) {
+        // Fast path: no quote on this line. Cells are cut from the buffer by indexOf (issue 10: ~25% cheaper
+        // than raw.split(','), same cells).
+        const end = buf.charCodeAt(lineEnd - 1) === 13 && lineEnd > pos ? lineEnd - 1 : lineEnd;
+        const cells: string[] = [];
+        for (let p = pos; ; ) {
+          const c = buf.indexOf(',', p);
+          if (c === -1 || c >= end) {
+            cells.push(buf.slice(p, end));
+            break;
+          }
+          cells.push(buf.slice(p, c));
+          p = c + 1;
+        }
+        out.push({ line: this.line, cells, raw: buf.slice(pos, end) });
         this.line++;
         pos = nl === -1 ? n : nl + 1;
         continue;

@@ -17,11 +17,10 @@
  */
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import iconv from 'iconv-lite';
 import type { DeathField, PaymentField, Settings } from '../config/settings.ts';
 import type { NewDeathRecord, NewReject } from '../db/schema.ts';
 import { parseAmountFen } from '../calendar/values.ts';
-import { fingerprintFile, gb18030CompletePrefix, type FileFingerprint, type TextEncoding } from './encoding.ts';
+import { decodeGb18030, fingerprintFile, gb18030CompletePrefix, type FileFingerprint, type TextEncoding } from './encoding.ts';
 import { IngestError } from './errors.ts';
 import { CsvSplitter, type CsvRecord } from './csv-splitter.ts';
 import { classifyRow, headerKey, mapHeader, matchHeader } from './layout.ts';
@@ -135,6 +134,11 @@ function cellList(cells: readonly string[]): string {
 /** Read timing of {@link csvRowChunks}: thread time spent reading, decoding and splitting (ms). */
 export interface ReadClock {
   ms: number;
+  /**
+   * Set by csvRowChunks once the decoded text has held a NUL character: until then no record can hold one
+   * (issue 10: spares a scan of every record's raw text).
+   */
+  nul?: boolean;
 }
 
 /**
@@ -158,13 +162,14 @@ export function* csvRowChunks(file: string, encoding: TextEncoding, displayPath:
         const bytes = pending.length ? Buffer.concat([pending, buf.subarray(0, n)]) : buf.subarray(0, n);
         const cut = n === 0 ? bytes.length : gb18030CompletePrefix(bytes);
         pending = Buffer.from(bytes.subarray(cut));
-        text = cut ? iconv.decode(bytes.subarray(0, cut), 'gb18030', { stripBOM: false }) : '';
+        text = cut ? decodeGb18030(bytes.subarray(0, cut)) : '';
         for (let i = text.indexOf('\ufffd'); i !== -1; i = text.indexOf('\ufffd', i + 1)) invalid++;
         if (invalid > 0) {
           throw new IngestError('ENCODING_INVALID', `${displayPath}: bytes are valid neither as UTF-8 nor as GB18030 (${invalid} undecodable sequences); file rejected whole`, displayPath);
         }
       } else text = n ? utf8.decode(buf.subarray(0, n), { stream: true }) : utf8.decode();
       const out: CsvRecord[] = [];
+      if (!clock.nul && text.includes('\u0000')) clock.nul = true;
       if (text) splitter.push(text, out);
       if (n === 0) splitter.end(out);
       clock.ms += performance.now() - t;
@@ -356,7 +361,7 @@ async function parseRows(f: FileJob, encoding: TextEncoding, ps: ParseSettings, 
           w.period, String(w.amount_fen), w.paid_on ?? '', w.account ?? '', w.bank ?? '', w.agency ?? '', w.district_code ?? '', w.batch,
         );
         payRows++;
-        if (r.raw.includes('\u0000')) payNul = true;
+        if ((clock.nul || f.format !== 'csv') && r.raw.includes('\u0000')) payNul = true;
       } else {
         rejectRow(r, p.code, p.reason);
         const amount = columns.amount === undefined ? null : parseAmountFen(r.cells[columns.amount] ?? '');

@@ -4,7 +4,7 @@
  * listed in the README ("Reject codes").
  */
 import { parseAmountFen, parseDate, parsePeriod, toHalfWidth } from '../calendar/values.ts';
-import { birthDateFromId, checkCharacter, maskIdsInText, normalizeIdNumber } from '../identity/resident-id.ts';
+import { birthDateFromId, maskIdsInText, normalizeIdNumber } from '../identity/resident-id.ts';
 import type { DeathField, ItemDef, PaymentField, SchemeDef } from '../config/settings.ts';
 import type { NewDeathRecord, NewPayment } from '../db/schema.ts';
 import { headerKey } from './layout.ts';
@@ -50,7 +50,31 @@ function cell<F extends string>(cells: readonly string[], columns: Partial<Recor
 
 /** Cleans a personal name: NFC, trimmed, inner spaces (ASCII and ideographic) removed. */
 export function cleanName(raw: string): string {
+  if (isStableHan(raw)) return raw; // issue 10: nothing to normalise or remove
   return raw.normalize('NFC').replace(/[\s\u3000]+/g, '');
+}
+
+/**
+ * True when `s` is made only of CJK ideographs that NFC leaves alone and that are not white space: U+3400–U+9FFF
+ * (extension A, Yijing hexagrams, unified ideographs) and U+20000–U+2F7FF (extensions B–F, as surrogate
+ * pairs; the compatibility ideographs U+2F800– are left out, NFC maps them). Such text is its own
+ * {@link cleanName}.
+ */
+export function isStableHan(s: string): boolean {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x3400 && c <= 0x9fff) continue;
+    if (c >= 0xd840 && c <= 0xd87d && i + 1 < n) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++;
+        continue;
+      }
+    }
+    return false;
+  }
+  return true;
 }
 
 function parseSex(raw: string): string | null {
@@ -77,15 +101,39 @@ export function digitsLost(raw: string, numeric: boolean): boolean {
 }
 
 const HAS_E = /[eEｅＥ]/;
-const CLEAN_ID = /^\d{17}[\dX]$/;
 
 function lostReject(code: string, field: string, raw: string): { ok: false; code: string; reason: string } {
   return reject(code, `${field} "${maskIdsInText(raw)}" was stored as a number and has lost digits (a spreadsheet keeps 15 significant digits); store the column as text`);
 }
 
+const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] as const;
+
+/**
+ * Fast path of {@link parseId} (issue 10): 17 ASCII digits and a digit, `X` or `x` — what normalizeIdNumber
+ * would only upper-case — with the check character (GB 11643-1999, as checkCharacter) computed in place.
+ * @returns null when the text needs the full normalisation
+ */
+export function parseCleanId(raw: string): { id: string; valid: boolean } | null {
+  if (raw.length !== 18) return null;
+  let sum = 0;
+  for (let i = 0; i < 17; i++) {
+    const d = raw.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return null;
+    sum += d * ID_WEIGHTS[i]!;
+  }
+  const last = raw.charCodeAt(17);
+  let id = raw;
+  if (last === 0x78) id = raw.slice(0, 17) + 'X';
+  else if (!((last >= 48 && last <= 57) || last === 0x58)) return null;
+  return { id, valid: '10X98765432'.charCodeAt(sum % 11) === id.charCodeAt(17) };
+}
+
 function parseId(raw: string, numeric = false): RowResult<{ id: string; valid: boolean }> {
-  // Fast path (issue 10): an already clean 18-character ID is its own normal form (normalizeIdNumber).
-  if (!numeric && raw.length === 18 && CLEAN_ID.test(raw)) return { ok: true, row: { id: raw, valid: checkCharacter(raw.slice(0, 17)) === raw[17] } };
+  // Fast path (issue 10): an already clean 18-character ID is its own normal form but for a lower-case x (normalizeIdNumber).
+  if (!numeric) {
+    const c = parseCleanId(raw);
+    if (c) return { ok: true, row: c };
+  }
   if (digitsLost(raw, numeric)) return lostReject('ID_PRECISION_LOST', 'resident ID', raw);
   const n = normalizeIdNumber(raw);
   if (n.ok) return { ok: true, row: { id: n.id, valid: n.valid } };
@@ -94,9 +142,138 @@ function parseId(raw: string, numeric = false): RowResult<{ id: string; valid: b
   return reject('ID_BAD_CHARACTERS', 'resident ID contains characters other than digits and a final X');
 }
 
+/**
+ * The trimmed text of cell `idx` ('' when the column is absent). Payment rows read their columns as
+ * `columns.field` at each call site (issue 10: one generic lookup by field name was a megamorphic keyed load
+ * per cell).
+ */
+function at(cells: readonly string[], idx: number | undefined): string {
+  if (idx === undefined) return '';
+  return (cells[idx] ?? '').trim();
+}
+
+/** Whether cell `idx` was stored as a number (XLSX). */
+function numericAt(numericCells: ReadonlySet<number> | undefined, idx: number | undefined): boolean {
+  return numericCells !== undefined && idx !== undefined && numericCells.has(idx);
+}
+
 function isNumeric<F extends string>(numericCells: ReadonlySet<number> | undefined, columns: Partial<Record<F, number>>, f: F): boolean {
   const idx = columns[f];
   return idx !== undefined && numericCells !== undefined && numericCells.has(idx);
+}
+
+/**
+ * A bounded memo of a pure function of a cell text (issue 10): an extract repeats a handful of schemes,
+ * items, periods, dates, batches and agencies a million times. Cleared when full, so memory stays bounded
+ * whatever the file holds.
+ */
+class Memo<T> {
+  private readonly map = new Map<string, T>();
+  /** The last text asked for and its value: runs of equal cells (a file's period, a batch's date) skip the hashing. */
+  private lastKey: string | null = null;
+  private lastValue: T | undefined;
+  constructor(private readonly fn: (raw: string) => T, private readonly limit = 4096) {}
+  get(raw: string): T {
+    if (raw === this.lastKey) return this.lastValue as T;
+    let v = this.map.get(raw);
+    if (v === undefined) {
+      v = this.fn(raw);
+      if (this.map.size >= this.limit) this.map.clear();
+      this.map.set(raw, v);
+    }
+    this.lastKey = raw;
+    this.lastValue = v;
+    return v;
+  }
+}
+
+const periodMemo = new Memo(parsePeriod);
+const paidOnMemo = new Memo((raw) => parseDate(raw, 'payment date'));
+const sexMemo = new Memo((raw) => ({ sex: parseSex(raw) }));
+const halfWidthMemo = new Memo(toHalfWidth);
+const agencyMemo = new Memo((raw) => {
+  const agency = toHalfWidth(raw) || null;
+  return { agency, district: agency && /^\d{6}/.test(agency) ? agency.slice(0, 6) : null };
+});
+
+/** Per vocabulary: scheme cell → code (or null), item cell → NFC text and item code. */
+interface VocabMemos {
+  scheme: Memo<{ code: string | undefined }>;
+  item: Memo<{ raw: string; code: string }>;
+}
+const vocabMemos = new WeakMap<Vocabulary, VocabMemos>();
+function memosOf(vocab: Vocabulary): VocabMemos {
+  let m = vocabMemos.get(vocab);
+  if (!m) {
+    m = {
+      scheme: new Memo((raw) => ({ code: vocab.schemes.get(vocabKey(raw)) })),
+      item: new Memo((cellText) => {
+        const raw = cellText.normalize('NFC');
+        return { raw, code: vocab.items.get(vocabKey(raw)) ?? raw };
+      }),
+    };
+    vocabMemos.set(vocab, m);
+  }
+  return m;
+}
+
+/** True when `s` is one or more ASCII digits (its own half-width, trimmed, dash- and space-free form; no e). */
+function isDigits(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/**
+ * Fast path of parseAmountFen (issue 10) for what exports write: an optional `￥`/`¥`, an optional `-`, up to
+ * 9 digits of yuan (plain, or grouped by 3 with commas), a point and exactly 2 decimals — with the same
+ * result. Anything else (more or fewer decimals, spaces, full-width digits, 元, brackets, a `-` before the
+ * currency sign, …) returns null and takes the full parser.
+ * @param raw a trimmed cell text
+ */
+export function parseCleanAmountFen(raw: string): number | null {
+  const n = raw.length;
+  let i = 0;
+  let c = raw.charCodeAt(0);
+  if (c === 0xffe5 || c === 0xa5) c = raw.charCodeAt(++i);
+  let negative = false;
+  if (c === 45) {
+    negative = true;
+    i++;
+  }
+  // Digits up to the point, commas only between groups of 3 (the first group 1–3 digits).
+  let yuan = 0;
+  let digits = 0;
+  let group = 0;
+  let grouped = false;
+  for (; i < n; i++) {
+    c = raw.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      yuan = yuan * 10 + (c - 48);
+      digits++;
+      group++;
+    } else if (c === 44) {
+      if (group === 0 || (grouped ? group !== 3 : group > 3)) return null;
+      grouped = true;
+      group = 0;
+    } else break;
+  }
+  if (digits === 0 || digits > 9 || (grouped && group !== 3)) return null;
+  if (i + 3 !== n || raw.charCodeAt(i) !== 46) return null;
+  const d1 = raw.charCodeAt(i + 1) - 48;
+  const d2 = raw.charCodeAt(i + 2) - 48;
+  if (d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return null;
+  const fen = yuan * 100 + d1 * 10 + d2;
+  return negative ? -fen : fen;
+}
+
+function amountOf(raw: string): ReturnType<typeof parseAmountFen> {
+  const fen = parseCleanAmountFen(raw);
+  return fen === null ? parseAmountFen(raw) : { ok: true, value: fen };
 }
 
 /**
@@ -113,38 +290,52 @@ export function parsePaymentRow(
   vocab: Vocabulary,
   numericCells?: ReadonlySet<number>,
 ): RowResult<NewPayment> {
-  const idRaw = cell(cells, columns, 'id_number');
-  const id = parseId(idRaw, isNumeric(numericCells, columns, 'id_number'));
+  // Issue 10: every value goes through the same rules as before; repeated cell texts are memoised (pure
+  // functions) and clean identifiers, names and amounts take fast paths that give the same results.
+  const memos = memosOf(vocab);
+  const idRaw = at(cells, columns.id_number);
+  const id = parseId(idRaw, numericAt(numericCells, columns.id_number));
   if (!id.ok) return id;
-  const name = cleanName(cell(cells, columns, 'name'));
+  const name = cleanName(at(cells, columns.name));
   if (name === '') return reject('NAME_MISSING', 'name is empty');
-  const schemeRaw = cell(cells, columns, 'scheme');
+  const schemeRaw = at(cells, columns.scheme);
   if (schemeRaw === '') return reject('SCHEME_MISSING', 'benefit scheme is empty');
-  const scheme = vocab.schemes.get(vocabKey(schemeRaw));
+  const scheme = memos.scheme.get(schemeRaw).code;
   if (!scheme) return reject('SCHEME_UNKNOWN', `benefit scheme "${schemeRaw}" is not a known code or name (add it under "schemes" in the settings file)`);
-  const itemRaw = cell(cells, columns, 'item').normalize('NFC');
-  if (itemRaw === '') return reject('ITEM_MISSING', 'benefit item is empty');
-  const item = vocab.items.get(vocabKey(itemRaw)) ?? itemRaw;
-  const period = parsePeriod(cell(cells, columns, 'period'));
+  const itemCell = at(cells, columns.item);
+  if (itemCell === '') return reject('ITEM_MISSING', 'benefit item is empty'); // NFC of a non-empty text is non-empty
+  const { raw: itemRaw, code: item } = memos.item.get(itemCell);
+  const period = periodMemo.get(at(cells, columns.period));
   if (!period.ok) return period;
-  const amount = parseAmountFen(cell(cells, columns, 'amount'));
+  const amount = amountOf(at(cells, columns.amount));
   if (!amount.ok) return amount;
-  const paidRaw = cell(cells, columns, 'paid_on');
+  const paidRaw = at(cells, columns.paid_on);
   let paidOn: string | null = null;
   if (paidRaw !== '') {
-    const d = parseDate(paidRaw, 'payment date');
+    const d = paidOnMemo.get(paidRaw);
     if (!d.ok) return reject('PAID_ON_INVALID', d.reason);
     paidOn = d.value;
   }
-  const batch = toHalfWidth(cell(cells, columns, 'batch'));
+  const batch = halfWidthMemo.get(at(cells, columns.batch));
   if (batch === '') return reject('BATCH_MISSING', 'batch number is empty');
-  if (digitsLost(batch, isNumeric(numericCells, columns, 'batch'))) return lostReject('BATCH_PRECISION_LOST', 'batch number', batch);
-  const agency = toHalfWidth(cell(cells, columns, 'agency')) || null;
-  const accountRaw = cell(cells, columns, 'account');
-  if (digitsLost(accountRaw, isNumeric(numericCells, columns, 'account'))) return lostReject('ACCOUNT_PRECISION_LOST', 'bank account', accountRaw);
-  const account = toHalfWidth(accountRaw).replace(/[\s-]/g, '') || null;
-  const personNo = toHalfWidth(cell(cells, columns, 'person_no'));
-  if (digitsLost(personNo, isNumeric(numericCells, columns, 'person_no'))) return lostReject('PERSON_NO_PRECISION_LOST', 'person number', personNo);
+  if (digitsLost(batch, numericAt(numericCells, columns.batch))) return lostReject('BATCH_PRECISION_LOST', 'batch number', batch);
+  const { agency, district } = agencyMemo.get(at(cells, columns.agency));
+  const accountRaw = at(cells, columns.account);
+  const accountNumeric = numericAt(numericCells, columns.account);
+  let account: string | null;
+  if (!accountNumeric && isDigits(accountRaw)) account = accountRaw;
+  else {
+    if (digitsLost(accountRaw, accountNumeric)) return lostReject('ACCOUNT_PRECISION_LOST', 'bank account', accountRaw);
+    account = toHalfWidth(accountRaw).replace(/[\s-]/g, '') || null;
+  }
+  const personRaw = at(cells, columns.person_no);
+  const personNumeric = numericAt(numericCells, columns.person_no);
+  let personNo: string;
+  if (!personNumeric && isDigits(personRaw)) personNo = personRaw;
+  else {
+    personNo = toHalfWidth(personRaw);
+    if (digitsLost(personNo, personNumeric)) return lostReject('PERSON_NO_PRECISION_LOST', 'person number', personNo);
+  }
   return {
     ok: true,
     row: {
@@ -154,7 +345,7 @@ export function parsePaymentRow(
       id_raw: idRaw,
       id_valid: id.row.valid ? 1 : 0,
       name,
-      sex: parseSex(cell(cells, columns, 'sex')),
+      sex: sexMemo.get(at(cells, columns.sex)).sex,
       scheme,
       item,
       item_raw: itemRaw,
@@ -162,9 +353,9 @@ export function parsePaymentRow(
       amount_fen: amount.value,
       paid_on: paidOn,
       account,
-      bank: cell(cells, columns, 'bank') || null,
+      bank: at(cells, columns.bank) || null,
       agency,
-      district_code: agency && /^\d{6}/.test(agency) ? agency.slice(0, 6) : null,
+      district_code: district,
       batch,
     },
   };
