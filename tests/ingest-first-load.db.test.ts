@@ -26,6 +26,8 @@ const B = makeId('360103', '19480705', '902');
 const C = makeId('360104', '19521120', '903');
 const D = makeId('360105', '19400101', '904');
 const E = makeId('360111', '19451231', '905');
+/** An ID whose check character is wrong (accepted, id_valid = 0). */
+const BAD = makeId('360121', '19470214', '906').slice(0, 17) + (makeId('360121', '19470214', '906').endsWith('1') ? '2' : '1');
 
 function row(id: string, name: string, amount: string, batch = 'B202403', period = '202403'): string {
   return ['P1', name, id, '男', '110', '基本养老金', period, amount, '2024-03-05', '6217000000000001', '中国建设银行南昌分行', '360102000001', batch].join(',');
@@ -67,6 +69,7 @@ function makeInbox(dir: string): string {
     row(B, '李四', '200.00', 'B202404'), // 5 another batch: new
     total('合计', '1133.00'), // 6: matches only if line 3 were accepted → mismatch
     row(E, '钱七', '555.00'), // 7 KEY_CONFLICT with line 4 of this file
+    row(BAD, '孙八', '600.00'), // 8 accepted with a failing check character (payment_invalid_id)
     '',
   ].join('\r\n'), 'gb18030'));
   for (const [rel, fixture] of [
@@ -89,6 +92,8 @@ interface Outcome {
   rejects: unknown[];
   deaths: unknown[];
   indexes: string[];
+  integrity: { integrity_check: string }[];
+  invalidIds: string[];
 }
 
 async function ingestWith(dir: string, inbox: string, name: string, opts: { firstLoad: boolean; worker: boolean }, store?: Store): Promise<Outcome> {
@@ -122,7 +127,14 @@ async function ingestWith(dir: string, inbox: string, name: string, opts: { firs
       store.engine === 'sqlite'
         ? (await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'payment' AND sql IS NOT NULL ORDER BY name`.execute(db)).rows.map((r) => r.name)
         : [];
-    return { reports, files, payments: payments.map((p) => ({ ...p, amount_fen: Number(p.amount_fen) })), rejects, deaths, indexes };
+    // SQLite: the indexes agree with the table (a partial index kept through a first load holds every row
+    // its WHERE admits), read through the partial index itself.
+    const integrity = store.engine === 'sqlite' ? (await sql<{ integrity_check: string }>`PRAGMA integrity_check`.execute(db)).rows : [];
+    const invalidIds =
+      store.engine === 'sqlite'
+        ? (await sql<{ id_number: string }>`SELECT id_number FROM payment INDEXED BY payment_invalid_id WHERE id_valid = 0 ORDER BY id_number`.execute(db)).rows.map((r) => r.id_number)
+        : [];
+    return { reports, files, payments: payments.map((p) => ({ ...p, amount_fen: Number(p.amount_fen) })), rejects, deaths, indexes, integrity, invalidIds };
   } finally {
     if (own) await store.close();
   }
@@ -145,13 +157,19 @@ describe('first load and worker threads give the results of the file-by-file pat
       expect(other.rejects).toEqual(plain.rejects);
       expect(other.deaths).toEqual(plain.deaths);
       expect(other.indexes).toEqual(plain.indexes);
+      expect(other.invalidIds).toEqual(plain.invalidIds);
+    }
+    if (fast.indexes.length) {
+      expect(fast.integrity).toEqual([{ integrity_check: 'ok' }]);
+      expect(fast.invalidIds.length).toBeGreaterThan(0);
+      expect(fast.invalidIds).toEqual(plain.payments.filter((p) => p.id_valid === 0).map((p) => p.id_number).sort());
     }
 
     // The results themselves (so that the modes cannot agree on a wrong answer).
     const file = (p: string) => plain.files.find((f) => (f as { path: string }).path === p) as Record<string, unknown>;
     const acct = (p: string) => ['rows_read', 'rows_accepted', 'rows_rejected', 'rows_skipped', 'rows_repeated'].map((k) => file(p)[k]);
     expect(acct('payments/01.csv')).toEqual([12, 5, 3, 4, 1]);
-    expect(acct('payments/02.csv')).toEqual([7, 3, 2, 2, 1]);
+    expect(acct('payments/02.csv')).toEqual([8, 4, 2, 2, 1]); // line 8 (check character wrong) accepted
     const rej = (p: string) => (plain.rejects as { path: string; line: number; code: string; reason: string; raw: string }[]).filter((r) => r.path === p);
     expect(rej('payments/01.csv').map((r) => [r.line, r.code])).toEqual([[5, 'KEY_CONFLICT'], [9, 'KEY_CONFLICT'], [10, 'SUMMARY_MISMATCH'], [11, 'AMOUNT_INVALID'], [12, 'SUMMARY_MISMATCH']]);
     expect(rej('payments/01.csv')[2]!.reason).toBe(
@@ -164,7 +182,7 @@ describe('first load and worker threads give the results of the file-by-file pat
     expect(rej('payments/02.csv')[0]!.raw).toBe(row(C, '王五', '333.00'));
     expect(file('payments/bad-bytes.csv').error_code).toBe('ENCODING_INVALID');
     expect(file('payments/unknown.csv').error_code).toBe('HEADER_NOT_FOUND');
-    if (fast.indexes.length) expect(fast.indexes).toEqual(expect.arrayContaining(['payment_natural_key', 'payment_person_period']));
+    if (fast.indexes.length) expect(fast.indexes).toEqual(expect.arrayContaining(['payment_natural_key', 'payment_invalid_id']));
   });
 
   it('a first load of a store that already holds payments takes the file-by-file path and agrees with it', async () => {

@@ -387,11 +387,39 @@ const linkReportScans: Migration = {
   },
 };
 
+/**
+ * One index for the payment natural key and the (person, period) lookups (issue 10): the unique natural key
+ * (DOMAIN.md §2: batch, resident ID, scheme, item, period) is rebuilt with its columns in the order
+ * (id_number, period, scheme, item, batch), so that its prefix serves every lookup by person or by
+ * (person, period) that `payment_person_period` (id_number, period) served — that index is dropped. Uniqueness
+ * is the same set of columns, so `ON CONFLICT` targets and duplicate outcomes do not change. Each payment row
+ * then costs one secondary-index entry fewer: the first load builds two indexes instead of three, and a new
+ * month's rows are inserted into one large index instead of two (both in random order).
+ */
+const paymentKeyOrder: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.dropIndex('payment_natural_key').execute();
+    await db.schema.dropIndex('payment_person_period').execute();
+    await db.schema
+      .createIndex('payment_natural_key')
+      .on('payment')
+      .columns(['id_number', 'period', 'scheme', 'item', 'batch'])
+      .unique()
+      .execute();
+  },
+  async down(db: AnyDb) {
+    await db.schema.dropIndex('payment_natural_key').execute();
+    await db.schema.createIndex('payment_natural_key').on('payment').columns(['batch', 'id_number', 'scheme', 'item', 'period']).unique().execute();
+    await db.schema.createIndex('payment_person_period').on('payment').columns(['id_number', 'period']).execute();
+  },
+};
+
 /** All migrations, keyed by name (applied in name order). */
 export function migrations(engine: Engine): Record<string, Migration> {
   return {
     '0001_initial': initial(engine), '0003_cases_ledger': casesLedger(engine), '0004_source_file_recheck': sourceFileRecheck,
     '0005_detector_scope': detectorScope, '0006_account_person': accountPerson, '0007_link_report_scans': linkReportScans,
+    '0008_payment_key_order': paymentKeyOrder,
   };
 }
 

@@ -185,8 +185,13 @@ export async function openSqlite(file: string): Promise<Store> {
           restore();
           return null;
         }
-        // Every secondary index of payment, whatever migration made it (automatic indexes have no SQL).
-        const indexes = raw.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'payment' AND sql IS NOT NULL ORDER BY name`).all() as { name: string; sql: string }[];
+        // Every full secondary index of payment, whatever migration made it (automatic indexes have no SQL).
+        // Partial indexes stay: they hold an entry only for the rare rows their WHERE admits, so keeping them
+        // costs next to nothing per row and saves a scan of every row each to rebuild them at the end.
+        const indexes = raw.prepare(
+          `SELECT m.name AS name, m.sql AS sql FROM sqlite_master m JOIN pragma_index_list('payment') il ON il.name = m.name
+            WHERE m.type = 'index' AND m.tbl_name = 'payment' AND m.sql IS NOT NULL AND il.partial = 0 ORDER BY m.name`,
+        ).all() as { name: string; sql: string }[];
         for (const ix of indexes) raw.exec(`DROP INDEX "${ix.name.replace(/"/g, '""')}"`);
         firstLoad = { indexes };
       } catch (e) {
