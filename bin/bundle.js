@@ -3,12 +3,13 @@
 // tsx, so no extra dependency. Running the bundle saves the ≈ 1.5 s that tsx's loader costs every process.
 //
 // The bundle is built on first use and rebuilt whenever it is stale: the manifest lists every file that went
-// into it (the src/ modules, the package.json of each bundled package, this file, tsconfig.json, package.json) with the SHA-256 of its content, and `bundledEntry()`
-// re-hashes them (≈ 70 small files, a few ms) before each start — an edited, added (imported by an edited file)
-// or removed source always triggers a rebuild, so a dev edit never runs stale code. npm packages but ECharts,
-// kysely and zod stay external (loaded from node_modules as before). Concurrent starts each build into their own folder and swap the
-// manifest atomically. If the bundle cannot be built (read-only install, esbuild missing), the caller falls back
-// to tsx. `node bin/bundle.js` builds it now (npm run build); FUNDGUARD_NO_BUNDLE=1 forces the tsx path.
+// into it (the src/ modules, the package.json of each bundled package, this file, tsconfig.json,
+// package.json) with the SHA-256 of its content, and `bundledEntry()` re-hashes them (≈ 80 small files, a few
+// ms) before each start — an edited, added (imported by an edited file) or removed source always triggers a
+// rebuild, so a dev edit never runs stale code. npm packages but ECharts, kysely and zod stay external (loaded
+// from node_modules as before). Concurrent starts each build into their own folder and swap the manifest
+// atomically. If the bundle cannot be built (read-only install, esbuild missing), the caller falls back to
+// tsx. `node bin/bundle.js` builds it now (npm run build); FUNDGUARD_NO_BUNDLE=1 forces the tsx path.
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
