@@ -413,6 +413,9 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
     };
 
     for (const p of plans) {
+      // Back to the event loop once per file: while the readers' messages are queued, the loop below runs on
+      // promises alone and a SIGTERM would not be dispatched (nor the signal aborted) until the step ended.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (opts.signal?.aborted) break;
       const { f } = p;
       let known = p.known;
