@@ -5,15 +5,12 @@
  * on stderr.
  */
 import { Command, CommanderError } from 'commander';
-import { SettingsError } from '../config/settings.ts';
-import { EXIT_LOCKED, RunLockedError } from '../jobs/nightly-run.ts';
 import { maskIdsInText } from '../identity/resident-id.ts';
 import { UsageError } from './common.ts';
 import { registerRun } from './commands/run.ts';
 import { registerCases } from './commands/cases.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerSchedule } from './commands/schedule.ts';
-import { RunStoppedError } from '../jobs/nightly-run.ts';
 import { registerFeedback } from './commands/feedback.ts';
 
 const program = new Command();
@@ -32,15 +29,28 @@ registerFeedback(program);
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode === 0 ? 0 : 2;
-  } else if (e instanceof RunStoppedError) {
+  if (e instanceof CommanderError) process.exitCode = e.exitCode === 0 ? 0 : 2;
+  else await reportFailure(e);
+}
+
+/**
+ * Prints a failure on stderr and sets the exit code (see the header). The job's error classes are loaded here,
+ * on the failure path only, so that commands that do not run the job (`--help`, `status`) do not load it.
+ */
+async function reportFailure(e: unknown): Promise<void> {
+  if (e instanceof UsageError) {
+    process.stderr.write(`fundguard: ${e.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const [{ EXIT_LOCKED, RunLockedError, RunStoppedError }, { SettingsError }] = await Promise.all([import('../jobs/nightly-run.ts'), import('../config/settings.ts')]);
+  if (e instanceof RunStoppedError) {
     process.stderr.write(`fundguard: ${e.message}\n`);
     process.exitCode = 0;
   } else if (e instanceof RunLockedError) {
     process.stderr.write(`fundguard: ${e.message}\n`);
     process.exitCode = EXIT_LOCKED;
-  } else if (e instanceof UsageError || e instanceof SettingsError) {
+  } else if (e instanceof SettingsError) {
     process.stderr.write(`fundguard: ${e.message}\n`);
     process.exitCode = 2;
   } else {

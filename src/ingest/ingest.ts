@@ -239,8 +239,21 @@ function messageQueue(): { push: (m: ParsedMessage) => void; fail: (e: Error) =>
   };
 }
 
+/** File URL of the bundled parse worker, defined by the bundled build (bin/bundle.js); undeclared in the sources. */
+declare const FUNDGUARD_BUNDLED_PARSE_WORKER: string | undefined;
+
+/**
+ * The parse worker's module: under the bundled CLI its bundled twin, else a boot file that registers tsx
+ * (a worker does not inherit the main thread's TypeScript loader) and loads parse-worker.ts.
+ */
+function parseWorkerUrl(): URL {
+  return typeof FUNDGUARD_BUNDLED_PARSE_WORKER === 'string'
+    ? new URL(FUNDGUARD_BUNDLED_PARSE_WORKER)
+    : new URL('./parse-worker-boot.js', import.meta.url);
+}
+
 function workerReader(ps: ParseSettings): Reader {
-  const worker = new Worker(new URL('./parse-worker-boot.js', import.meta.url), { workerData: { ps } });
+  const worker = new Worker(parseWorkerUrl(), { workerData: { ps } });
   const q = messageQueue();
   let closing = false;
   worker.on('message', (m: ParsedMessage) => q.push(m));
@@ -400,6 +413,9 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
     };
 
     for (const p of plans) {
+      // Back to the event loop once per file: while the readers' messages are queued, the loop below runs on
+      // promises alone and a SIGTERM would not be dispatched (nor the signal aborted) until the step ended.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (opts.signal?.aborted) break;
       const { f } = p;
       let known = p.known;

@@ -17,7 +17,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import ExcelJS from 'exceljs';
+import { createRequire } from 'node:module';
+import type ExcelJS from 'exceljs';
 import { writeFileAtomic } from './files.ts';
 import { byteCmp, type OpenCase } from './report-data.ts';
 import type { ReportSink } from './sink.ts';
@@ -89,11 +90,18 @@ export interface WorklistInfo {
 }
 
 /**
+ * ExcelJS's Workbook class, loaded alone: the package entry also loads the streaming reader and writer
+ * (unzipper, archiver and their polyfills), ≈ 0.25 s of CPU per run that writing a workbook does not need.
+ * The same module the entry exports, so `ExcelJS.Workbook` and this are one class.
+ */
+const Workbook = createRequire(import.meta.url)('exceljs/lib/doc/workbook.js') as typeof ExcelJS.Workbook;
+
+/**
  * Builds one district's workbook. Cases are written in the order given (the caller sorts them).
  * @returns the workbook (not yet written)
  */
 export function buildWorklist(cases: readonly OpenCase[], info: WorklistInfo, created: Date): ExcelJS.Workbook {
-  const wb = new ExcelJS.Workbook();
+  const wb = new Workbook();
   wb.creator = 'fundguard';
   wb.created = created;
   wb.modified = created;

@@ -6,7 +6,7 @@ import { loadSettings, type Settings } from '../../config/settings.ts';
 import { isIsoDate, todayIn, formatFen } from '../../calendar/values.ts';
 import { openStore, type Store } from '../../db/connection.ts';
 import { createLogger, type Logger } from '../../log.ts';
-import { runNightly, type RunResult } from '../../jobs/nightly-run.ts';
+import type { RunResult } from '../../jobs/nightly-run.ts';
 import { DB_HELP, UsageError, dbTarget } from '../common.ts';
 
 /** Options shared by `run` and `schedule`. */
@@ -41,6 +41,7 @@ export function describeRun(r: RunResult, asOf: string): string {
 export async function runOnce(store: Store, flags: JobFlags, settings: Settings, logger: Logger, asOf: string, signal?: AbortSignal): Promise<RunResult> {
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'ingest [{bar}] {value}/{total} files  {file}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : null;
   let started = false;
+  const { runNightly } = await import('../../jobs/nightly-run.ts'); // loaded by the commands that run the job only
   try {
     return await runNightly({
       store, inbox: path.resolve(flags.inbox), outDir: path.resolve(flags.out), asOf, settings, logger, signal,

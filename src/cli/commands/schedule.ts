@@ -7,8 +7,6 @@ import type { Command } from 'commander';
 import { loadSettings } from '../../config/settings.ts';
 import { openStore } from '../../db/connection.ts';
 import { createLogger } from '../../log.ts';
-import { RunLockedError, RunStoppedError } from '../../jobs/nightly-run.ts';
-import { createNightlyTask, latestDueDate, missedDates, succeededDates } from '../../jobs/schedule.ts';
 import { DB_HELP, dbTarget } from '../common.ts';
 import { describeRun, runOnce, stopSignal, type JobFlags } from './run.ts';
 
@@ -22,6 +20,8 @@ export function registerSchedule(program: Command): void {
     .option('--settings <file>', 'settings file (default fundguard.settings.json in the working directory when present)')
     .option('--once', 'catch up missed dates, then exit instead of waiting for the next fire time')
     .action(async (o: JobFlags & { once?: boolean }) => {
+      const { RunLockedError, RunStoppedError } = await import('../../jobs/nightly-run.ts');
+      const { createNightlyTask, latestDueDate, missedDates, succeededDates } = await import('../../jobs/schedule.ts');
       const settings = loadSettings(o.settings);
       const logger = createLogger();
       const signal = stopSignal(logger);
