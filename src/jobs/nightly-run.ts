@@ -107,6 +107,14 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
       stopIfAsked();
       const t = Date.now();
       const stats: DetectorStats = { examined: 0 };
+      // Where the detector's time went (ms): previous findings read, detector, findings stored, cases.
+      const parts: Record<string, number> = {};
+      let lap = Date.now();
+      const mark = (name: string): void => {
+        const now = Date.now();
+        parts[name] = now - lap;
+        lap = now;
+      };
       try {
         const findings: Finding[] = [];
         let incremental: DetectorIncremental | undefined;
@@ -117,9 +125,11 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
           for (const p of prevClaimed) if (!claimed.has(p)) claimChanged.add(p);
           for (const f of previous) for (const p of f.paymentIds) prevClaimed.add(p);
           incremental = { ...plan, previous, claimChanged };
+          mark('previous');
         }
         for await (const f of d.run({ db, runId, asOf, settings, logger: log.child({ detector: d.id }), stats, claimed, ...(incremental ? { incremental } : {}) })) findings.push(f);
         for (const f of findings) for (const p of f.paymentIds) claimed.add(p);
+        mark('detect');
         await db.transaction().execute(async (trx) => {
           for (let i = 0; i < findings.length; i += 200) {
             await trx
@@ -133,11 +143,13 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
               .execute();
           }
         });
+        mark('store');
         pausePoint('detect');
         cases[d.id] = await upsertCases(db, runId, d.id, findings, new Date().toISOString());
+        mark('cases');
         const amountFen = findings.reduce((s, f) => s + f.amountFen, 0);
         outcomes.push({ id: d.id, title: d.title, status: 'succeeded', examined: stats.examined, findings: findings.length, amountFen, ms: Date.now() - t, ...(stats.benford ? { benford: stats.benford } : {}) });
-        log.info({ step: 'detect', detector: d.id, examined: stats.examined, findings: findings.length, ms: Date.now() - t, cases: cases[d.id] }, `detector ${d.id} finished`);
+        log.info({ step: 'detect', detector: d.id, examined: stats.examined, findings: findings.length, ms: Date.now() - t, parts, cases: cases[d.id] }, `detector ${d.id} finished`);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         outcomes.push({ id: d.id, title: d.title, status: 'failed', error: msg, examined: stats.examined, findings: 0, amountFen: 0, ms: Date.now() - t });
