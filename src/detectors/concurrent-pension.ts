@@ -44,7 +44,7 @@
  * every other previous finding is carried forward.
  */
 import type { Kysely } from 'kysely';
-import { chunksOf, oldPairsTouched, type DetectorIncremental } from './scope.ts';
+import { chunksOf, idsWithNewRows, ownersOf, type DetectorIncremental } from './scope.ts';
 import { refreshGroupStats } from './amount-anomaly.ts';
 import { formatFen } from '../calendar/values.ts';
 import type { DB } from '../db/schema.ts';
@@ -198,31 +198,34 @@ function personFindings(rows: readonly PaymentRow[], claimed: ReadonlySet<number
   return findings;
 }
 
+/**
+ * The persons who draw the resident scheme and another scheme at all: a positive payment of a non-exempt item
+ * in each (payment_group_stats, which must be up to date) — a necessary condition for an overlapping month.
+ * One pass over the table in its key order (person first), no sort.
+ */
+async function drawingBoth(db: Kysely<DB>, resident: string, others: readonly string[], exempt: readonly string[]): Promise<string[]> {
+  const rows = await db
+    .selectFrom('payment_group_stats')
+    .select('id_number')
+    .where('scheme', 'in', [resident, ...others])
+    .$if(exempt.length > 0, (q) => q.where('item', 'not in', exempt))
+    .groupBy('id_number')
+    .having((eb) => eb.fn.max(eb.case().when('scheme', '=', resident).then(1).else(0).end()), '=', 1)
+    .having((eb) => eb.fn.max(eb.case().when('scheme', '=', resident).then(0).else(1).end()), '=', 1)
+    .execute();
+  return rows.map((r) => r.id_number);
+}
+
 async function incrementalFindings(db: Kysely<DB>, inc: DetectorIncremental, claimed: ReadonlySet<number>, params: ConcurrentParams, exempt: readonly string[]): Promise<Finding[]> {
   const { residentScheme: resident, otherSchemes: others } = params;
-  const persons = new Set<string>();
-  if (inc.freshPeriods.size > 0) {
-    const rows = await overlapQuery(db, resident, others, exempt, { sinceId: inc.sinceId, periods: [...inc.freshPeriods] }).selectFrom('overlap').select('id_number').distinct().execute();
-    for (const r of rows) persons.add(r.id_number);
-  }
-  // A new row in an older period (or a changed claim) matters only to a person who draws both schemes at
-  // all: a positive payment of a non-exempt item in the resident scheme and in another (payment_group_stats,
-  // brought up to date first) — anyone else has no overlapping month, before or now.
-  const touched = [...new Set([...(await oldPairsTouched(db, inc))].map((k) => k.slice(0, k.indexOf('|'))))].filter((id) => !persons.has(id));
-  if (touched.length > 0) {
-    await refreshGroupStats(db, inc.untilId);
-    for (const c of chunksOf(touched.sort(byteCmp))) {
-      const rows = await db
-        .selectFrom('payment_group_stats')
-        .select(['id_number', 'scheme'])
-        .distinct()
-        .where('id_number', 'in', c)
-        .where('scheme', 'in', [resident, ...others])
-        .$if(exempt.length > 0, (q) => q.where('item', 'not in', exempt))
-        .execute();
-      const drawsResident = new Set(rows.filter((r) => r.scheme === resident).map((r) => r.id_number));
-      for (const r of rows) if (r.scheme !== resident && drawsResident.has(r.id_number)) persons.add(r.id_number);
-    }
+  // Only a person drawing both schemes at all can have an overlapping month, and only one with a new row or a
+  // payment whose claim changed can have gained, changed or lost a finding.
+  await refreshGroupStats(db, inc.untilId);
+  const candidates = await drawingBoth(db, resident, others, exempt);
+  const persons = await idsWithNewRows(db, candidates, inc.sinceId);
+  if (inc.claimChanged.size > 0) {
+    const both = new Set(candidates);
+    for (const id of await ownersOf(db, inc.claimChanged)) if (both.has(id)) persons.add(id);
   }
   const out: Finding[] = [];
   for (const c of chunksOf([...persons].sort(byteCmp))) {
