@@ -357,7 +357,7 @@ async function scopePersons(db: Kysely<DB>, inc: DetectorIncremental, excluded: 
     const touched = new Set(
       (
         await db.selectFrom('payment').select(['scheme', 'item', 'district_code', 'period']).distinct()
-          .where('id', '>', inc.sinceId).where('period', 'in', [...inc.oldPeriods]).where('amount_fen', '>', 0)
+          .where('id', '>', inc.sinceId).where('id', '<=', inc.untilId).where('period', 'in', [...inc.oldPeriods]).where('amount_fen', '>', 0)
           .$if(excluded.length > 0, (q) => q.where('item', 'not in', excluded))
           .execute()
       ).map(peerKey),
@@ -414,7 +414,7 @@ export const amountAnomaly: Detector = {
         inc.oldPeriods.length === 0
           ? []
           : (await db.selectFrom('payment').select(['scheme', 'item', 'district_code', 'period']).distinct()
-              .where('id', '>', inc.sinceId).where('period', 'in', [...inc.oldPeriods]).where('amount_fen', '>', 0).execute()).map(peerKey),
+              .where('id', '>', inc.sinceId).where('id', '<=', inc.untilId).where('period', 'in', [...inc.oldPeriods]).where('amount_fen', '>', 0).execute()).map(peerKey),
       );
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const id of [...known.keys()]) {

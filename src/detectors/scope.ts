@@ -216,7 +216,9 @@ export const pairKey = (idNumber: string, period: string): string => `${idNumber
 export async function oldPairsTouched(db: Kysely<DB>, inc: Incremental & { claimChanged?: ReadonlySet<number> }): Promise<Set<string>> {
   const out = new Set<string>();
   if (inc.oldPeriods.length > 0) {
-    const rows = await db.selectFrom('payment').select(['id_number', 'period']).distinct().where('id', '>', inc.sinceId).where('period', 'in', [...inc.oldPeriods]).execute();
+    // Bounded on both sides, so that the engine reads the new rows by their ids (SQLite otherwise scanned the
+    // whole (person, period) index for the period filter).
+    const rows = await db.selectFrom('payment').select(['id_number', 'period']).distinct().where('id', '>', inc.sinceId).where('id', '<=', inc.untilId).where('period', 'in', [...inc.oldPeriods]).execute();
     for (const r of rows) out.add(pairKey(r.id_number, r.period));
   }
   for (const c of chunksOf([...(inc.claimChanged ?? [])], 500)) {
