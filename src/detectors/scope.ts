@@ -215,15 +215,50 @@ export const pairKey = (idNumber: string, period: string): string => `${idNumber
  */
 export async function oldPairsTouched(db: Kysely<DB>, inc: Incremental & { claimChanged?: ReadonlySet<number> }): Promise<Set<string>> {
   const out = new Set<string>();
-  if (inc.oldPeriods.length > 0) {
-    // Bounded on both sides, so that the engine reads the new rows by their ids (SQLite otherwise scanned the
-    // whole (person, period) index for the period filter).
-    const rows = await db.selectFrom('payment').select(['id_number', 'period']).distinct().where('id', '>', inc.sinceId).where('id', '<=', inc.untilId).where('period', 'in', [...inc.oldPeriods]).execute();
-    for (const r of rows) out.add(pairKey(r.id_number, r.period));
-  }
+  for (const r of await oldPeriodRows(db, inc)) out.add(pairKey(r.id_number, r.period));
   for (const c of chunksOf([...(inc.claimChanged ?? [])], 500)) {
     const rows = await db.selectFrom('payment').select(['id_number', 'period']).where('id', 'in', c).execute();
     for (const r of rows) out.add(pairKey(r.id_number, r.period));
   }
   return out;
+}
+
+/** A new payment row in a period that also holds earlier rows (see {@link oldPeriodRows}). */
+export interface OldPeriodRow {
+  id: number;
+  id_number: string;
+  period: string;
+  scheme: string;
+  item: string;
+  district_code: string | null;
+  amount_fen: number;
+}
+
+const oldRowsMemo = new WeakMap<Kysely<DB>, { key: string; rows: Promise<OldPeriodRow[]> }>();
+
+/**
+ * The new rows (`sinceId < id <= untilId`) in {@link Incremental.oldPeriods} — back pay and corrections for
+ * months already stored, a small part of a new extract. Read once per run and store handle (several detectors
+ * ask): one pass over the new rows by their ids.
+ */
+export function oldPeriodRows(db: Kysely<DB>, inc: Incremental): Promise<OldPeriodRow[]> {
+  const key = `${inc.sinceId}|${inc.untilId}|${inc.oldPeriods.join(',')}`;
+  const known = oldRowsMemo.get(db);
+  if (known && known.key === key) return known.rows;
+  const rows =
+    inc.oldPeriods.length === 0
+      ? Promise.resolve([])
+      : db
+          .selectFrom('payment')
+          .select(['id', 'id_number', 'period', 'scheme', 'item', 'district_code', 'amount_fen'])
+          // Bounded on both sides, so that the engine reads the new rows by their ids (SQLite otherwise
+          // scanned the whole (person, period) index for the period filter).
+          .where('id', '>', inc.sinceId)
+          .where('id', '<=', inc.untilId)
+          .where('period', 'in', [...inc.oldPeriods])
+          .execute()
+          .then((rs) => rs.map((r) => ({ ...r, id: Number(r.id), amount_fen: Number(r.amount_fen) })));
+  oldRowsMemo.set(db, { key, rows });
+  rows.catch(() => oldRowsMemo.delete(db));
+  return rows;
 }
