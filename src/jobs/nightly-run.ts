@@ -107,13 +107,19 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
       stopIfAsked();
       const t = Date.now();
       const stats: DetectorStats = { examined: 0 };
-      // Where the detector's time went (ms): previous findings read, detector, findings stored, cases.
+      // Where the detector's time went (ms): previous findings read, detector, findings stored, cases; and the
+      // process's CPU time of each (the machine may be shared: wall time alone misleads).
       const parts: Record<string, number> = {};
+      const cpu: Record<string, number> = {};
       let lap = Date.now();
+      let lapCpu = process.cpuUsage();
       const mark = (name: string): void => {
         const now = Date.now();
+        const used = process.cpuUsage(lapCpu);
         parts[name] = now - lap;
+        cpu[name] = Math.round((used.user + used.system) / 1000);
         lap = now;
+        lapCpu = process.cpuUsage();
       };
       try {
         const findings: Finding[] = [];
@@ -149,7 +155,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
         mark('cases');
         const amountFen = findings.reduce((s, f) => s + f.amountFen, 0);
         outcomes.push({ id: d.id, title: d.title, status: 'succeeded', examined: stats.examined, findings: findings.length, amountFen, ms: Date.now() - t, ...(stats.benford ? { benford: stats.benford } : {}) });
-        log.info({ step: 'detect', detector: d.id, examined: stats.examined, findings: findings.length, ms: Date.now() - t, parts, cases: cases[d.id] }, `detector ${d.id} finished`);
+        log.info({ step: 'detect', detector: d.id, examined: stats.examined, findings: findings.length, ms: Date.now() - t, parts, cpu, cases: cases[d.id] }, `detector ${d.id} finished`);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         outcomes.push({ id: d.id, title: d.title, status: 'failed', error: msg, examined: stats.examined, findings: 0, amountFen: 0, ms: Date.now() - t });
