@@ -30,10 +30,13 @@
  * picks the groups, run only over the (person, period) pairs holding two or more rows (shared.ts
  * `multiRowPairs`: an index-only scan); only the groups' rows are read back.
  *
- * Incremental (./scope.ts): a group's finding depends on its own rows and their claims only. Groups in a
- * period no earlier row is in consist of new rows alone: the same GROUP BY runs over the new rows. Every
+ * Incremental (./scope.ts): a group's finding depends on its own rows and their claims only. Every
  * (person, period) pair with a new row in an older period, or with a payment whose claim changed, has all its
- * groups recomputed from all their rows; every other previous finding is carried forward.
+ * groups recomputed from all their rows (read per period through the (person, period) index). Groups in a
+ * period no earlier row is in consist of new rows alone: they are found without a sort, by joining the new
+ * payments outside one batch per scheme to their pair's rows (see `freshGroups`). Every other previous
+ * finding is carried forward. On the 250,000-recipient bench store (one new month of 245,000 rows): 0.35 s
+ * of CPU, against 0.97 s with a GROUP BY over the new rows.
  */
 import { formatFen } from '../calendar/values.ts';
 import { fullestName } from '../matching/names.ts';
