@@ -6,6 +6,8 @@ import { assignCase, recordRepayment, transitionCase } from '../src/cases/action
 import { recoveredOf } from '../src/cases/ledger.ts';
 import { loadSettings } from '../src/config/settings.ts';
 import { runNightly } from '../src/jobs/nightly-run.ts';
+import { upsertCases, type CarriedFindings } from '../src/cases/upsert.ts';
+import type { Finding } from '../src/detectors/types.ts';
 import { silentLogger } from '../src/log.ts';
 import { ID_A, ID_B, addPayments, caseRow, countRows, ctxAt, eventsOf, findingFor, freshStore, nightly, tempDir } from './cases-helpers.ts';
 
@@ -213,5 +215,37 @@ describe('end to end with the real pipeline', () => {
     const after = await eventsOf(store, 1);
     expect(after.slice(0, history.length)).toEqual(history);
     expect(after.slice(history.length).map((e) => e.kind).sort()).toEqual(['follow_up_opened', 'overpaid_changed', 'refund_due']);
+  });
+});
+
+describe('an incremental run looks only at the chains whose finding or case changed', () => {
+  const upsert = (runId: number, findings: Finding[], since?: CarriedFindings) => upsertCases(store.db, runId, 'deceased_payment', findings, '2025-09-02T18:00:00.000Z', since);
+  const maxEvent = async () => Number((await store.db.selectFrom('case_event').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
+
+  it('a carried finding of an unchanged chain is not looked at; one whose case people changed since is, like a full run', async () => {
+    await addPayments(store, months(3, 5).map((period) => ({ id: ID_A, period, fen: 300_000 })));
+    await addPayments(store, months(3, 4).map((period) => ({ id: ID_B, period, fen: 200_000 })));
+    await upsert(201, [await findingFor(store, ID_A, await paymentIdsOf(ID_A)), await findingFor(store, ID_B, await paymentIdsOf(ID_B))]);
+    // A is closed as a false positive; a new month leaves its evidence as it was (stays a false positive).
+    await walk(1, ['false_positive']);
+    await addPayments(store, [{ id: ID_A, period: '2025-06', fen: 300_000 }]);
+    const a = await findingFor(store, ID_A, await paymentIdsOf(ID_A));
+    const b = await findingFor(store, ID_B, await paymentIdsOf(ID_B));
+    const mark = await maxEvent();
+    expect(await upsert(202, [a, b])).toMatchObject({ opened: 0, updated: 0, unchanged: 2 });
+    expect((await caseRow(store, 1)).months).toBe(3);
+    // Run 203 carries both findings forward. Nobody touched B: not looked at, counted unchanged.
+    const since = (m: number): CarriedFindings => ({ prevRunId: 202, carried: new Set([a, b]), previousKeys: [ID_A, ID_B], eventsSince: m });
+    const eventsBefore = await countRows(store, 'case_event');
+    // A is reopened after run 202 began: its open case follows the (carried) finding, as a full run does.
+    await walk(1, ['under_review']);
+    expect(await upsert(203, [a, b], since(mark))).toMatchObject({ opened: 0, updated: 1, unchanged: 1, notFound: 0 });
+    const c = await caseRow(store, 1);
+    expect([c.status, c.months, c.last_period, c.amount_fen]).toEqual(['under_review', 4, '2025-06', 1_200_000]);
+    expect(await countRows(store, 'case_event')).toBe(eventsBefore + 2);
+    // A finding gone since the previous run: its open case gets not_found.
+    const mark2 = await maxEvent();
+    expect(await upsert(204, [a], { prevRunId: 203, carried: new Set([a]), previousKeys: [ID_A, ID_B], eventsSince: mark2 })).toMatchObject({ unchanged: 1, notFound: 1 });
+    expect((await caseRow(store, 2)).amount_fen).toBe(0);
   });
 });

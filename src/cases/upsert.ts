@@ -30,6 +30,7 @@ import type { Finding } from '../detectors/types.ts';
 import { formatFen } from '../calendar/values.ts';
 import { addEvent, balanceFor, isFinal, normalizeCase, settle, type ChangeContext } from './actions.ts';
 import { SYSTEM_ACTOR } from './statuses.ts';
+import { byteCmp } from '../byte-order.ts';
 
 /** Counts of what {@link upsertCases} did. */
 export interface CaseChanges {
@@ -123,18 +124,68 @@ async function paymentRows(trx: Transaction<DB>, ids: readonly number[]): Promis
 }
 
 /**
+ * What an incremental run tells {@link upsertCases}: which findings are the previous succeeded run's, carried
+ * forward unchanged. That run left every chain as this function leaves it for its finding (applying the same
+ * finding again writes nothing), so a chain whose finding is carried and that nothing else changed since is
+ * not read at all and counts as unchanged.
+ */
+export interface CarriedFindings {
+  /** The previous succeeded run (its own case events are not changes since). */
+  prevRunId: number;
+  /** Findings of this run that are the previous run's, unchanged (compared by identity). */
+  carried: ReadonlySet<Finding>;
+  /** Case keys of the detector's findings in the previous run. */
+  previousKeys: Iterable<string>;
+  /** The highest case event id when the previous run began detecting: later events mark changed chains. */
+  eventsSince: number;
+}
+
+/**
  * Applies the findings of one detector in one run to the cases, in one transaction.
  * @param detector the detector id (cases of this detector not in `findings` get `not_found`)
  * @param now ISO instant of the change
+ * @param since set by an incremental run: only the chains whose finding is new, changed or gone, and those
+ *   changed since the previous run (a case event after its mark, other than its own updates), are looked at
  */
-export async function upsertCases(db: Kysely<DB>, runId: number, detector: string, findings: readonly Finding[], now: string): Promise<CaseChanges> {
+export async function upsertCases(db: Kysely<DB>, runId: number, detector: string, findings: readonly Finding[], now: string, since?: CarriedFindings): Promise<CaseChanges> {
   const changes: CaseChanges = { opened: 0, updated: 0, unchanged: 0, followUps: 0, notFound: 0, amountChanged: 0, autoRecovered: 0 };
   const ctx: ChangeContext = { now, today: now.slice(0, 10), source: 'nightly' };
   await db.transaction().execute(async (trx) => {
     // Take the write lock first (a portable no-op UPDATE), so that the cases read below cannot change before
     // they are written (an investigator's change waits, or this waits for it).
     await trx.updateTable('recovery_case').set((eb) => ({ updated_at: eb.ref('updated_at') })).where('id', '=', -1).execute();
-    const existing = (await trx.selectFrom('recovery_case').selectAll().where('detector', '=', detector).orderBy('case_key').orderBy('follow_up_seq').execute()).map(normalizeCase);
+    // The case keys to look at (null: all of the detector's).
+    let keys: Set<string> | null = null;
+    if (since) {
+      keys = new Set<string>();
+      const current = new Set<string>();
+      for (const f of findings) {
+        current.add(f.caseKey);
+        if (!since.carried.has(f)) keys.add(f.caseKey);
+      }
+      for (const k of since.previousKeys) if (!current.has(k)) keys.add(k);
+      const changed = await trx
+        .selectFrom('case_event as e')
+        .innerJoin('recovery_case as c', 'c.id', 'e.case_id')
+        .select('c.case_key')
+        .distinct()
+        .where('e.id', '>', since.eventsSince)
+        .where('c.detector', '=', detector)
+        .where((eb) => eb.or([eb('e.run_id', 'is', null), eb('e.run_id', '<>', since.prevRunId)]))
+        .execute();
+      for (const r of changed) keys.add(r.case_key);
+    }
+    let existing: RecoveryCase[];
+    if (keys) {
+      existing = [];
+      const sorted = [...keys].sort(byteCmp);
+      for (let i = 0; i < sorted.length; i += 500) {
+        existing.push(...(await trx.selectFrom('recovery_case').selectAll().where('detector', '=', detector).where('case_key', 'in', sorted.slice(i, i + 500)).execute()).map(normalizeCase));
+      }
+      existing.sort((a, b) => byteCmp(a.case_key, b.case_key) || a.follow_up_seq - b.follow_up_seq);
+    } else {
+      existing = (await trx.selectFrom('recovery_case').selectAll().where('detector', '=', detector).orderBy('case_key').orderBy('follow_up_seq').execute()).map(normalizeCase);
+    }
     const chains = new Map<string, RecoveryCase[]>();
     for (const c of existing) {
       const chain = chains.get(c.case_key) ?? [];
@@ -265,6 +316,11 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
     const seen = new Set<string>();
     for (const f of findings) {
       seen.add(f.caseKey);
+      if (keys && !keys.has(f.caseKey)) {
+        // Carried forward, and its chain unchanged since the previous run applied this same finding.
+        changes.unchanged++;
+        continue;
+      }
       const chain = chains.get(f.caseKey);
       if (!chain) {
         await openCase(f, caseValues(f), f.paymentIds, null, f.evidence.why);

@@ -58,7 +58,7 @@ import type { DB } from '../db/schema.ts';
 import { refreshFromNewPayments, type HighWaterMark } from '../db/summary-tables.ts';
 import { fullestName } from '../matching/names.ts';
 import { benfordCounts, benfordTable } from './benford.ts';
-import { chunksOf, idsWithNewRows, ownersOf, readState, readStates, writeStates, type DetectorIncremental } from './scope.ts';
+import { chunksOf, idsWithNewRows, oldPeriodRows, ownersOf, readState, readStates, writeStates, type DetectorIncremental } from './scope.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
 import { byteCmp, countPayments, CODE_LABELS, labelsOf, latestPayment, payableAfterDeathItems, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type Labels, type PaymentRow } from './shared.ts';
 
@@ -354,14 +354,7 @@ async function scopePersons(db: Kysely<DB>, inc: DetectorIncremental, excluded: 
   const scope = await idsWithNewRows(db, relevant, inc.sinceId);
   for (const id of await ownersOf(db, inc.claimChanged)) if (relevant.has(id)) scope.add(id);
   if (inc.oldPeriods.length > 0) {
-    const touched = new Set(
-      (
-        await db.selectFrom('payment').select(['scheme', 'item', 'district_code', 'period']).distinct()
-          .where('id', '>', inc.sinceId).where('period', 'in', [...inc.oldPeriods]).where('amount_fen', '>', 0)
-          .$if(excluded.length > 0, (q) => q.where('item', 'not in', excluded))
-          .execute()
-      ).map(peerKey),
-    );
+    const touched = new Set((await oldPeriodRows(db, inc)).filter((r) => r.amount_fen > 0 && !excluded.includes(r.item)).map(peerKey));
     for (const c of chunksOf([...candidates].filter((id) => !scope.has(id)))) {
       for (const r of await candidateGroups(db, excluded, p, c)) if (r.amount_fen > 0 && touched.has(peerKey(r))) scope.add(r.id_number);
     }
@@ -410,12 +403,7 @@ export const amountAnomaly: Detector = {
         else carried.set(Number(k), st);
       }
       // Peer statistics are reused only where the peer group gained no rows.
-      const touched = new Set(
-        inc.oldPeriods.length === 0
-          ? []
-          : (await db.selectFrom('payment').select(['scheme', 'item', 'district_code', 'period']).distinct()
-              .where('id', '>', inc.sinceId).where('period', 'in', [...inc.oldPeriods]).where('amount_fen', '>', 0).execute()).map(peerKey),
-      );
+      const touched = new Set((await oldPeriodRows(db, inc)).filter((r) => r.amount_fen > 0).map(peerKey));
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const id of [...known.keys()]) {
         const r = byId.get(id);

@@ -44,6 +44,12 @@ export interface Incremental {
   oldPeriods: readonly string[];
   /** Resident IDs whose death fact was added, changed or removed in this run (death-facts.ts). */
   deathChanged: ReadonlySet<string>;
+  /**
+   * The highest `case_event.id` when the previous run began detecting (null when it did not record it): a
+   * case chain with a later event not written by that run's own case updates was changed since (by people,
+   * or by a repayment settling it), so the case update looks at it again (src/cases/upsert.ts).
+   */
+  eventsMark?: number | null;
 }
 
 /** The per-detector part of an incremental run. */
@@ -110,13 +116,15 @@ export async function planDetection(db: Kysely<DB>, runId: number, fingerprint: 
   const newPeriods = (await db.selectFrom('payment').select('period').distinct().where('id', '>', sinceId).execute()).map((r) => r.period);
   const freshPeriods = new Set(newPeriods.filter((p) => !known.has(p)));
   const oldPeriods = newPeriods.filter((p) => known.has(p)).sort();
-  return { mode: 'incremental', prevRunId, sinceId, untilId, freshPeriods, oldPeriods, deathChanged };
+  const mark = state.get('events_mark');
+  return { mode: 'incremental', prevRunId, sinceId, untilId, freshPeriods, oldPeriods, deathChanged, eventsMark: mark === undefined ? null : Number(mark) };
 }
 
 /**
- * Records what the next run compares against: the fingerprint, the high-water mark and the stored periods.
+ * Records what the next run compares against: the fingerprint, the high-water mark, the stored periods and
+ * the highest case event id when this run began detecting ({@link Incremental.eventsMark}).
  */
-export async function saveRunState(db: Kysely<DB>, runId: number, fingerprint: string, plan: DetectionPlan): Promise<void> {
+export async function saveRunState(db: Kysely<DB>, runId: number, fingerprint: string, plan: DetectionPlan, eventsMark?: number): Promise<void> {
   let periods: string[];
   if (plan.mode === 'incremental') {
     const prev = JSON.parse((await readState(db, plan.prevRunId, RUN, 'periods'))!) as string[];
@@ -134,7 +142,7 @@ export async function saveRunState(db: Kysely<DB>, runId: number, fingerprint: s
       periods = (await db.selectFrom('payment').select('period').distinct().execute()).map((r) => r.period).sort();
     }
   }
-  await writeStates(db, runId, RUN, [['fingerprint', fingerprint], ['high_water', String(plan.untilId)], ['periods', JSON.stringify(periods)]]);
+  await writeStates(db, runId, RUN, [['fingerprint', fingerprint], ['high_water', String(plan.untilId)], ['periods', JSON.stringify(periods)], ...(eventsMark === undefined ? [] : [['events_mark', String(eventsMark)] as [string, string]])]);
 }
 
 /** Drops the state of runs before `runId` (kept: run 0, the derived tables' state). */
@@ -142,12 +150,23 @@ export async function pruneStates(db: Kysely<DB>, runId: number): Promise<void> 
   await db.deleteFrom('detector_state').where('run_id', '>', 0).where('run_id', '<', runId).execute();
 }
 
-/** A stored finding row back as a {@link Finding} (the inverse of the job's insert). */
+/** The `finding.id` of findings read back by {@link storedFindings} (a carried-forward finding is copied by it). */
+const storedIds = new WeakMap<Finding, number>();
+
+/** The stored row id of a finding read back from the store, or undefined for one computed in this run. */
+export function storedFindingId(f: Finding): number | undefined {
+  return storedIds.get(f);
+}
+
+/**
+ * A stored finding row back as a {@link Finding} (the inverse of the job's insert). The evidence is parsed
+ * when first read (a carried-forward finding is copied as stored and its evidence never looked at).
+ */
 export function findingFromRow(r: {
   detector: string; case_key: string; id_number: string; name: string; district_code: string; scheme: string; periods: string | null;
   first_period: string; amount_fen: number | string; confidence: string; evidence: string; payment_ids: string | null;
 }): Finding {
-  return {
+  const f = {
     detector: r.detector,
     caseKey: r.case_key,
     idNumber: r.id_number,
@@ -157,21 +176,34 @@ export function findingFromRow(r: {
     periods: r.periods ? (JSON.parse(r.periods) as string[]) : [r.first_period],
     amountFen: Number(r.amount_fen),
     confidence: r.confidence as Confidence,
-    evidence: JSON.parse(r.evidence) as Evidence,
     paymentIds: r.payment_ids ? (JSON.parse(r.payment_ids) as number[]) : [],
-  };
+  } as Finding;
+  let evidence: Evidence | undefined;
+  Object.defineProperty(f, 'evidence', {
+    enumerable: true,
+    configurable: true,
+    get: () => (evidence ??= JSON.parse(r.evidence) as Evidence),
+    set: (v: Evidence) => {
+      evidence = v;
+    },
+  });
+  return f;
 }
 
-/** The findings of one detector in one run. */
+/** The findings of one detector in one run, in id order. */
 export async function storedFindings(db: Kysely<DB>, runId: number, detector: string): Promise<Finding[]> {
   const rows = await db
     .selectFrom('finding')
-    .select(['detector', 'case_key', 'id_number', 'name', 'district_code', 'scheme', 'periods', 'first_period', 'amount_fen', 'confidence', 'evidence', 'payment_ids'])
+    .select(['id', 'detector', 'case_key', 'id_number', 'name', 'district_code', 'scheme', 'periods', 'first_period', 'amount_fen', 'confidence', 'evidence', 'payment_ids'])
     .where('run_id', '=', runId)
     .where('detector', '=', detector)
     .orderBy('id')
     .execute();
-  return rows.map(findingFromRow);
+  return rows.map((r) => {
+    const f = findingFromRow(r);
+    storedIds.set(f, Number(r.id));
+    return f;
+  });
 }
 
 /** Splits a list into chunks of at most n (for `IN` lists). */
@@ -215,13 +247,50 @@ export const pairKey = (idNumber: string, period: string): string => `${idNumber
  */
 export async function oldPairsTouched(db: Kysely<DB>, inc: Incremental & { claimChanged?: ReadonlySet<number> }): Promise<Set<string>> {
   const out = new Set<string>();
-  if (inc.oldPeriods.length > 0) {
-    const rows = await db.selectFrom('payment').select(['id_number', 'period']).distinct().where('id', '>', inc.sinceId).where('period', 'in', [...inc.oldPeriods]).execute();
-    for (const r of rows) out.add(pairKey(r.id_number, r.period));
-  }
+  for (const r of await oldPeriodRows(db, inc)) out.add(pairKey(r.id_number, r.period));
   for (const c of chunksOf([...(inc.claimChanged ?? [])], 500)) {
     const rows = await db.selectFrom('payment').select(['id_number', 'period']).where('id', 'in', c).execute();
     for (const r of rows) out.add(pairKey(r.id_number, r.period));
   }
   return out;
+}
+
+/** A new payment row in a period that also holds earlier rows (see {@link oldPeriodRows}). */
+export interface OldPeriodRow {
+  id: number;
+  id_number: string;
+  period: string;
+  scheme: string;
+  item: string;
+  district_code: string | null;
+  amount_fen: number;
+}
+
+const oldRowsMemo = new WeakMap<Kysely<DB>, { key: string; rows: Promise<OldPeriodRow[]> }>();
+
+/**
+ * The new rows (`sinceId < id <= untilId`) in {@link Incremental.oldPeriods} — back pay and corrections for
+ * months already stored, a small part of a new extract. Read once per run and store handle (several detectors
+ * ask): one pass over the new rows by their ids.
+ */
+export function oldPeriodRows(db: Kysely<DB>, inc: Incremental): Promise<OldPeriodRow[]> {
+  const key = `${inc.sinceId}|${inc.untilId}|${inc.oldPeriods.join(',')}`;
+  const known = oldRowsMemo.get(db);
+  if (known && known.key === key) return known.rows;
+  const rows =
+    inc.oldPeriods.length === 0
+      ? Promise.resolve([])
+      : db
+          .selectFrom('payment')
+          .select(['id', 'id_number', 'period', 'scheme', 'item', 'district_code', 'amount_fen'])
+          // Bounded on both sides, so that the engine reads the new rows by their ids (SQLite otherwise
+          // scanned the whole (person, period) index for the period filter).
+          .where('id', '>', inc.sinceId)
+          .where('id', '<=', inc.untilId)
+          .where('period', 'in', [...inc.oldPeriods])
+          .execute()
+          .then((rs) => rs.map((r) => ({ ...r, id: Number(r.id), amount_fen: Number(r.amount_fen) })));
+  oldRowsMemo.set(db, { key, rows });
+  rows.catch(() => oldRowsMemo.delete(db));
+  return rows;
 }

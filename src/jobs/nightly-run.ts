@@ -11,18 +11,32 @@
  * can carry it forward; the run stats say which way the run detected (`detection`).
  */
 import os from 'node:os';
+import { sql, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
+import type { DB } from '../db/schema.ts';
 import type { Settings } from '../config/settings.ts';
 import type { Store } from '../db/connection.ts';
 import { ingestInbox, type FileReport } from '../ingest/ingest.ts';
 import { refreshDeathFacts } from '../matching/death-facts.ts';
 import { DETECTORS } from '../detectors/index.ts';
 import type { Detector, DetectorStats, Finding } from '../detectors/types.ts';
-import { detectionFingerprint, planDetection, pruneStates, saveRunState, storedFindings, type DetectorIncremental } from '../detectors/scope.ts';
-import { upsertCases, type CaseChanges } from '../cases/upsert.ts';
+import { detectionFingerprint, planDetection, pruneStates, saveRunState, storedFindingId, storedFindings, type DetectorIncremental } from '../detectors/scope.ts';
+import { upsertCases, type CarriedFindings, type CaseChanges } from '../cases/upsert.ts';
 import { writeRunReports, type DetectorOutcome, type RunReportFiles } from '../reports/run-reports.ts';
 import { pausePoint } from '../config/test-hooks.ts';
 import type { FileReport as IngestFileReport } from '../ingest/ingest.ts';
+
+/** The columns of a stored finding besides its id and run. */
+const FINDING_COLUMNS = ['detector', 'case_key', 'id_number', 'name', 'district_code', 'scheme', 'first_period', 'last_period', 'months', 'amount_fen', 'confidence', 'evidence', 'periods', 'payment_ids'] as const;
+
+/** Copies stored findings (by id, in id order) into another run, as stored. */
+async function copyFindings(trx: Transaction<DB>, runId: number, ids: readonly number[]): Promise<void> {
+  await trx
+    .insertInto('finding')
+    .columns(['run_id', ...FINDING_COLUMNS])
+    .expression(trx.selectFrom('finding').select([sql.lit(runId).as('run_id'), ...FINDING_COLUMNS]).where('id', 'in', ids).orderBy('id'))
+    .execute();
+}
 
 /** Exit code of `fundguard run` when another run holds the lock (README "Exit codes"). */
 export const EXIT_LOCKED = 3;
@@ -101,15 +115,32 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     const plan = await planDetection(db, runId, fingerprint, new Set(deathChanged));
     if (plan.mode === 'full') log.info({ step: 'detect', mode: 'full', reason: plan.reason }, `detectors compute in full: ${plan.reason}`);
     else log.info({ step: 'detect', mode: 'incremental', since: plan.sinceId, prevRun: plan.prevRunId, fresh: [...plan.freshPeriods], old: plan.oldPeriods, deathChanged: deathChanged.length }, `detectors scan what is new since run ${plan.prevRunId}`);
+    // Case events up to here are seen by this run's case updates; the next run looks again at chains with later ones.
+    const eventsMark = Number((await db.selectFrom('case_event').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
     // Claims of the previous run by the detectors before the current one (for claimChanged).
     const prevClaimed = new Set<number>();
     for (const d of detectors) {
       stopIfAsked();
       const t = Date.now();
       const stats: DetectorStats = { examined: 0 };
+      // Where the detector's time went (ms): previous findings read, detector, findings stored, cases; and the
+      // process's CPU time of each (the machine may be shared: wall time alone misleads).
+      const parts: Record<string, number> = {};
+      const cpu: Record<string, number> = {};
+      let lap = Date.now();
+      let lapCpu = process.cpuUsage();
+      const mark = (name: string): void => {
+        const now = Date.now();
+        const used = process.cpuUsage(lapCpu);
+        parts[name] = now - lap;
+        cpu[name] = Math.round((used.user + used.system) / 1000);
+        lap = now;
+        lapCpu = process.cpuUsage();
+      };
       try {
         const findings: Finding[] = [];
         let incremental: DetectorIncremental | undefined;
+        let previousSet: ReadonlySet<Finding> = new Set();
         if (plan.mode === 'incremental') {
           const previous = await storedFindings(db, plan.prevRunId, d.id);
           const claimChanged = new Set<number>();
@@ -117,27 +148,48 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
           for (const p of prevClaimed) if (!claimed.has(p)) claimChanged.add(p);
           for (const f of previous) for (const p of f.paymentIds) prevClaimed.add(p);
           incremental = { ...plan, previous, claimChanged };
+          previousSet = new Set(previous);
+          mark('previous');
         }
         for await (const f of d.run({ db, runId, asOf, settings, logger: log.child({ detector: d.id }), stats, claimed, ...(incremental ? { incremental } : {}) })) findings.push(f);
         for (const f of findings) for (const p of f.paymentIds) claimed.add(p);
+        mark('detect');
+        // A finding carried forward from the previous run is copied as stored (SQL), not serialized again;
+        // the order of the findings (their ids) is kept.
+        const carried = new Set(findings.filter((f) => previousSet.has(f) && storedFindingId(f) !== undefined));
         await db.transaction().execute(async (trx) => {
-          for (let i = 0; i < findings.length; i += 200) {
-            await trx
-              .insertInto('finding')
-              .values(findings.slice(i, i + 200).map((f) => ({
-                run_id: runId, detector: f.detector, case_key: f.caseKey, id_number: f.idNumber, name: f.name, district_code: f.districtCode,
-                scheme: f.schemes.join('+'), first_period: f.periods[0]!, last_period: f.periods.at(-1)!, months: f.periods.length,
-                amount_fen: f.amountFen, confidence: f.confidence, evidence: JSON.stringify(f.evidence),
-                periods: JSON.stringify(f.periods), payment_ids: JSON.stringify(f.paymentIds),
-              })))
-              .execute();
+          let i = 0;
+          while (i < findings.length) {
+            const copy = carried.has(findings[i]!);
+            let j = i;
+            while (j < findings.length && j - i < (copy ? 500 : 200) && carried.has(findings[j]!) === copy) j++;
+            const part = findings.slice(i, j);
+            if (copy) await copyFindings(trx, runId, part.map((f) => storedFindingId(f)!));
+            else {
+              await trx
+                .insertInto('finding')
+                .values(part.map((f) => ({
+                  run_id: runId, detector: f.detector, case_key: f.caseKey, id_number: f.idNumber, name: f.name, district_code: f.districtCode,
+                  scheme: f.schemes.join('+'), first_period: f.periods[0]!, last_period: f.periods.at(-1)!, months: f.periods.length,
+                  amount_fen: f.amountFen, confidence: f.confidence, evidence: JSON.stringify(f.evidence),
+                  periods: JSON.stringify(f.periods), payment_ids: JSON.stringify(f.paymentIds),
+                })))
+                .execute();
+            }
+            i = j;
           }
         });
+        mark('store');
         pausePoint('detect');
-        cases[d.id] = await upsertCases(db, runId, d.id, findings, new Date().toISOString());
+        const since: CarriedFindings | undefined =
+          plan.mode === 'incremental' && plan.eventsMark != null
+            ? { prevRunId: plan.prevRunId, carried, previousKeys: [...previousSet].map((f) => f.caseKey), eventsSince: plan.eventsMark }
+            : undefined;
+        cases[d.id] = await upsertCases(db, runId, d.id, findings, new Date().toISOString(), since);
+        mark('cases');
         const amountFen = findings.reduce((s, f) => s + f.amountFen, 0);
         outcomes.push({ id: d.id, title: d.title, status: 'succeeded', examined: stats.examined, findings: findings.length, amountFen, ms: Date.now() - t, ...(stats.benford ? { benford: stats.benford } : {}) });
-        log.info({ step: 'detect', detector: d.id, examined: stats.examined, findings: findings.length, ms: Date.now() - t, cases: cases[d.id] }, `detector ${d.id} finished`);
+        log.info({ step: 'detect', detector: d.id, examined: stats.examined, findings: findings.length, ms: Date.now() - t, parts, cpu, cases: cases[d.id] }, `detector ${d.id} finished`);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         outcomes.push({ id: d.id, title: d.title, status: 'failed', error: msg, examined: stats.examined, findings: 0, amountFen: 0, ms: Date.now() - t });
@@ -149,7 +201,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     const stats = { files, deathFacts, detection: plan.mode === 'full' ? { mode: 'full', reason: plan.reason } : { mode: 'incremental', since_run: plan.prevRunId }, detectors: outcomes, cases, timings };
     const failed = outcomes.some((o) => o.status === 'failed');
     if (!failed) {
-      await saveRunState(db, runId, fingerprint, plan);
+      await saveRunState(db, runId, fingerprint, plan, eventsMark);
       await pruneStates(db, runId);
     }
     await db.updateTable('run').set({ status: failed ? 'failed' : 'succeeded', ended_at: new Date().toISOString(), stats: JSON.stringify(stats), error: failed ? 'one or more detectors failed' : null }).where('id', '=', runId).execute();
