@@ -163,22 +163,21 @@ function addRecipientRows(into: Map<string, RecipientForLink>, rows: readonly Pa
 
 const personColumns = ['id_number', 'id_valid', 'name', 'sex', 'id_raw'] as const;
 
-/**
- * Reads the death records that report a death, with a date, ordered by id.
- * @param ids only the records with these IDs (at most a few hundred: an `IN` list); default all
- */
-export async function readDeathRecords(db: Kysely<DB>, ids?: readonly string[]): Promise<DeathRecordForLink[]> {
-  let q = db
+/** Reads the death records that report a death, with a date, ordered by id. */
+export async function readDeathRecords(db: Kysely<DB>): Promise<DeathRecordForLink[]> {
+  const q = db
     .selectFrom('death_record')
     .select(['id', 'file_id', 'line', 'source', 'id_number', 'id_raw', 'id_valid', 'name', 'sex', 'birth_date', 'death_date'])
     .where('is_death', '=', 1)
     .where('death_date', 'is not', null);
-  if (ids) q = q.where('id_number', 'in', ids.length ? [...ids] : ['']);
-  const rows = await q.orderBy('id').execute();
-  return rows.map((r) => ({
+  return (await q.orderBy('id').execute()).map(recordForLink);
+}
+
+function recordForLink(r: Omit<DB['death_record'], 'id' | 'cremation_date' | 'cancel_date' | 'cancel_reason' | 'is_death'> & { id: number | bigint | string }): DeathRecordForLink {
+  return {
     id: Number(r.id), file_id: Number(r.file_id), line: r.line, source: r.source, id_number: r.id_number, id_raw: r.id_raw,
     id_valid: Number(r.id_valid) === 1, name: r.name, sex: r.sex, birth_date: r.birth_date, death_date: r.death_date!,
-  }));
+  };
 }
 
 /**
@@ -654,7 +653,13 @@ const birth8 = (b: string | null): string | null => (b ? b.replace(/-/g, '') : n
  */
 export async function relinkDeaths(db: Kysely<DB>, sinceId: number, ids: Iterable<string> = []): Promise<Relink> {
   // Every death-record ID, light: which are valid, and the birth dates the damaged-ID blocks compare.
-  const light = await db.selectFrom('death_record').select(['id_number', 'id_valid', 'birth_date', 'death_date']).where('is_death', '=', 1).execute();
+  // Every death record that reports a death (one read; block 1 reads payments for those without a date too).
+  const light = await db
+    .selectFrom('death_record')
+    .select(['id', 'file_id', 'line', 'source', 'id_number', 'id_raw', 'id_valid', 'name', 'sex', 'birth_date', 'death_date'])
+    .where('is_death', '=', 1)
+    .orderBy('id')
+    .execute();
   const damaged = new Set<string>();
   for (const r of light) if (Number(r.id_valid) !== 1 && r.death_date !== null) damaged.add(r.id_number);
   const invalidPaid = (await db.selectFrom('payment').select('id_number').distinct().where('id_valid', '=', sql.lit(0)).execute()).map((r) => r.id_number);
@@ -695,9 +700,7 @@ export async function relinkDeaths(db: Kysely<DB>, sinceId: number, ids: Iterabl
     if (neighbours.has(id) || prefixes.has(id.slice(0, 14)) || tails.has(id.slice(14)) || births.has(birth8(birthDateFromId(id)) ?? '') || (r.birth_date !== null && births.has(birth8(r.birth_date)!))) relinked.add(id);
   }
   const exactIds = [...new Set(light.filter((r) => Number(r.id_valid) !== 1 || relinked.has(r.id_number)).map((r) => r.id_number))];
-  const records: DeathRecordForLink[] = [];
-  for (const c of chunks(exactIds)) records.push(...await readDeathRecords(db, c));
-  records.sort((a, b) => a.id - b.id);
+  const records = light.filter((r) => r.death_date !== null && (Number(r.id_valid) !== 1 || relinked.has(r.id_number))).map(recordForLink);
   const { deaths, stats } = await assessAll(db, records, exactIds);
   return { deaths, covers: (id) => relinked.has(id) || !validWithDate.has(id), withNewRows, stats: { ...stats, relinkedIds: exactIds.length } };
 }
