@@ -18,21 +18,25 @@
  * the recipient's (payment-side) normalised ID. The evidence keeps the comparisons, the death reports and a
  * one-line "why" without IDs.
  *
- * Incremental (./scope.ts): the link stage runs in full every time (it reads the death records and the few
- * payments their IDs reach); each linked recipient's verdict is fingerprinted and kept with the run. A
- * recipient's finding is a function of their verdict and their own payments only, so it is recomputed when
- * the verdict appeared, changed or went away since the previous run, when their death fact changed, when they
- * have new payment rows, or when a payment of theirs changed its claim; every other finding is carried forward.
+ * Incremental (./scope.ts): each linked recipient's verdict is fingerprinted and kept with the run, and so is
+ * the mark of the death records linked (death-facts.ts deathRecordsMark). When a death record changed since
+ * the previous run (or its death facts did), the link stage runs in full; otherwise only what the new payment
+ * rows can have changed is relinked (link.ts relinkDeaths: the death records of IDs with new rows, and the
+ * damaged-ID part), and every other verdict, with its fingerprint, is the previous run's. A recipient's
+ * finding is a function of their verdict and their own payments only, so it is recomputed when the verdict
+ * appeared, changed or went away since the previous run, when their death fact changed, when they have new
+ * payment rows, or when a payment of theirs changed its claim; every other finding is carried forward.
  */
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { monthsBetween } from '../calendar/values.ts';
-import { linkDeaths, type RecipientDeath } from '../matching/link.ts';
+import { linkDeaths, relinkDeaths, type RecipientDeath } from '../matching/link.ts';
+import { deathRecordsMark } from '../matching/death-facts.ts';
 import { fullestName } from '../matching/names.ts';
 import type { DB } from '../db/schema.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
 import { byteCmp, type PaymentRow } from './shared.ts';
-import { idsWithNewRows, ownersOf, readStates, writeStates } from './scope.ts';
+import { carryStates, idsWithNewRows, ownersOf, readState, readStates, writeStates } from './scope.ts';
 
 /** A payment row a finding may count (period after the death month, item not exempt). */
 export type CandidatePayment = Pick<PaymentRow, 'id' | 'id_number' | 'name' | 'scheme' | 'item' | 'period' | 'amount_fen' | 'paid_on' | 'district_code'>;
@@ -124,30 +128,62 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 const verdictFingerprint = (d: RecipientDeath): string => crypto.createHash('sha256').update(JSON.stringify(d)).digest('hex').slice(0, 32);
 
+/** The state the link stage leaves for the next run: the death-record mark it linked ({@link deathRecordsMark}). */
+const LINK_STATE = 'deceased_payment:link';
+
 export const deceasedPayment: Detector = {
   id: 'deceased_payment',
   title: 'Payments after death',
   async *run(ctx: DetectorContext) {
     const exempt = new Set(ctx.settings.items.filter((i) => i.payable_after_death).map((i) => i.code));
-    const { deaths: all, stats } = await linkDeaths(ctx.db);
-    ctx.logger.info({ step: 'link', ...stats }, `linked ${stats.links} death record(s) to ${stats.recipients} recipient(s)`);
-    const fps = new Map(all.map((d) => [d.idNumber, verdictFingerprint(d)]));
-    let deaths = all;
     const inc = ctx.incremental;
+    const mark = await deathRecordsMark(ctx.db);
+    const relink = inc && inc.deathChanged.size === 0 && (await readState(ctx.db, inc.prevRunId, LINK_STATE, 'death_records')) === mark;
+    let deaths: RecipientDeath[];
     let scope: Set<string> | null = null;
-    if (inc) {
+    if (inc && relink) {
+      // No death record changed: relink only what the new rows can have changed (link.ts relinkDeaths); a
+      // verdict it does not cover is the previous run's, and so is its fingerprint.
+      const owners = await ownersOf(ctx.db, inc.claimChanged);
+      const re = await relinkDeaths(ctx.db, inc.sinceId, owners);
+      ctx.logger.info({ step: 'link', mode: 'relink', ...re.stats }, `relinked ${re.stats.relinkedIds} death record ID(s): ${re.stats.recipients} recipient(s)`);
+      const fps = new Map(re.deaths.map((d) => [d.idNumber, verdictFingerprint(d)]));
       const before = await readStates(ctx.db, inc.prevRunId, 'deceased_payment');
       scope = new Set<string>();
       for (const [id, fp] of fps) if (before.get(id) !== fp) scope.add(id);
-      for (const id of before.keys()) if (!fps.has(id)) scope.add(id);
-      for (const id of inc.deathChanged) scope.add(id);
-      for (const id of await idsWithNewRows(ctx.db, fps.keys(), inc.sinceId)) scope.add(id);
-      for (const id of await ownersOf(ctx.db, inc.claimChanged)) scope.add(id);
+      const gone: string[] = [];
+      for (const id of before.keys()) {
+        if (fps.has(id) || !re.covers(id)) continue;
+        gone.push(id);
+        scope.add(id);
+      }
+      for (const id of re.withNewRows) if (fps.has(id)) scope.add(id);
+      for (const id of await idsWithNewRows(ctx.db, [...fps.keys()].filter((id) => !re.withNewRows.has(id)), inc.sinceId)) scope.add(id);
+      for (const id of owners) scope.add(id);
       const s = scope;
-      deaths = all.filter((d) => s.has(d.idNumber));
-      ctx.logger.info({ step: 'detect', recomputed: deaths.length, linked: all.length }, `deceased_payment: ${deaths.length} of ${all.length} linked recipient(s) to recompute`);
+      deaths = re.deaths.filter((d) => s.has(d.idNumber));
+      await carryStates(ctx.db, inc.prevRunId, ctx.runId, 'deceased_payment', fps, gone);
+      ctx.logger.info({ step: 'detect', recomputed: deaths.length, relinked: re.deaths.length }, `deceased_payment: ${deaths.length} recipient(s) to recompute`);
+    } else {
+      const { deaths: all, stats } = await linkDeaths(ctx.db);
+      ctx.logger.info({ step: 'link', ...stats }, `linked ${stats.links} death record(s) to ${stats.recipients} recipient(s)`);
+      const fps = new Map(all.map((d) => [d.idNumber, verdictFingerprint(d)]));
+      deaths = all;
+      if (inc) {
+        const before = await readStates(ctx.db, inc.prevRunId, 'deceased_payment');
+        scope = new Set<string>();
+        for (const [id, fp] of fps) if (before.get(id) !== fp) scope.add(id);
+        for (const id of before.keys()) if (!fps.has(id)) scope.add(id);
+        for (const id of inc.deathChanged) scope.add(id);
+        for (const id of await idsWithNewRows(ctx.db, fps.keys(), inc.sinceId)) scope.add(id);
+        for (const id of await ownersOf(ctx.db, inc.claimChanged)) scope.add(id);
+        const s = scope;
+        deaths = all.filter((d) => s.has(d.idNumber));
+        ctx.logger.info({ step: 'detect', recomputed: deaths.length, linked: all.length }, `deceased_payment: ${deaths.length} of ${all.length} linked recipient(s) to recompute`);
+      }
+      await writeStates(ctx.db, ctx.runId, 'deceased_payment', fps);
     }
-    await writeStates(ctx.db, ctx.runId, 'deceased_payment', fps);
+    await writeStates(ctx.db, ctx.runId, LINK_STATE, [['death_records', mark]]);
     const payments = await candidatePayments(ctx.db, deaths, exempt, ctx.settings.deathMonthPayable, ctx.claimed);
     ctx.stats.examined = [...payments.values()].reduce((s, g) => s + g.length, 0);
     const out: Finding[] = [];

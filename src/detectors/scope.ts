@@ -14,7 +14,7 @@
  * ({@link detectionFingerprint}), or when its findings were stored without their payment ids.
  */
 import crypto from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Settings } from '../config/settings.ts';
 import type { DB } from '../db/schema.ts';
 import type { Confidence, Evidence, Finding } from './types.ts';
@@ -91,6 +91,26 @@ export async function writeStates(db: Kysely<DB>, runId: number, detector: strin
   await db.transaction().execute(async (trx) => {
     if (replaceAll) await trx.deleteFrom('detector_state').where('run_id', '=', runId).where('detector', '=', detector).execute();
     else for (const r of rows) await trx.deleteFrom('detector_state').where('run_id', '=', runId).where('detector', '=', detector).where('key', '=', r.key).execute();
+    for (let i = 0; i < rows.length; i += 500) await trx.insertInto('detector_state').values(rows.slice(i, i + 500)).execute();
+  });
+}
+
+/**
+ * Gives run `toRun` the state rows of `detector` that run `fromRun` had, copied inside the database (no row
+ * passes through the process), except the keys in `remove`, and with the keys of `set` set to their values;
+ * one transaction. This run's earlier rows of the detector are replaced.
+ */
+export async function carryStates(db: Kysely<DB>, fromRun: number, toRun: number, detector: string, set: ReadonlyMap<string, string>, remove: Iterable<string> = []): Promise<void> {
+  const drop = [...new Set([...remove, ...set.keys()])];
+  const rows = [...set].map(([key, value]) => ({ run_id: toRun, detector, key, value }));
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('detector_state').where('run_id', '=', toRun).where('detector', '=', detector).execute();
+    await trx
+      .insertInto('detector_state')
+      .columns(['run_id', 'detector', 'key', 'value'])
+      .expression((eb) => eb.selectFrom('detector_state').select([sql.lit(toRun).as('run_id'), 'detector', 'key', 'value']).where('run_id', '=', fromRun).where('detector', '=', detector))
+      .execute();
+    for (const c of chunksOf(drop, 500)) await trx.deleteFrom('detector_state').where('run_id', '=', toRun).where('detector', '=', detector).where('key', 'in', c).execute();
     for (let i = 0; i < rows.length; i += 500) await trx.insertInto('detector_state').values(rows.slice(i, i + 500)).execute();
   });
 }

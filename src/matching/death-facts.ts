@@ -113,12 +113,33 @@ const FACT_COLUMNS = ['id_number', 'death_date', 'death_month', 'source', 'name'
 const sameFact = (a: DB['death_fact'], b: DB['death_fact']): boolean => FACT_COLUMNS.every((k) => String(a[k] ?? '') === String(b[k] ?? '') && (a[k] === null) === (b[k] === null));
 
 /**
+ * A mark of the whole `death_record` table: `count:max id`. Death records are only ever inserted (ids only
+ * grow: AUTOINCREMENT, bigserial) or deleted (a death file read again replaces its records), never updated,
+ * so any change moves the mark: an insert raises the max id, a delete alone lowers the count.
+ */
+export async function deathRecordsMark(db: Kysely<DB>): Promise<string> {
+  const r = await db.selectFrom('death_record').select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('id').as('m')]).executeTakeFirst();
+  return `${Number(r?.n ?? 0)}:${r?.m == null ? 0 : Number(r.m)}`;
+}
+
+/** Where {@link refreshDeathFacts} keeps the {@link deathRecordsMark} the table was derived from: run 0's state. */
+const FACTS_MARK = { detector: 'death_fact', key: 'death_records' } as const;
+
+/**
  * Brings the `death_fact` table up to date with `death_record` (derived from all of it, written as a diff in
- * one transaction: only facts added, changed or removed are touched).
+ * one transaction: only facts added, changed or removed are touched). Nothing is read when the death records
+ * did not change since the table was last derived ({@link deathRecordsMark}, kept as a `detector_state` row
+ * of run 0): a nightly run with a new payment month and no new death file costs two counts.
  * @returns the number of persons with a death fact, and the IDs whose fact was added, changed or removed
  *   (sorted) — the persons whose death-based findings can have changed (incremental detection, issue 10)
  */
 export async function refreshDeathFacts(db: Kysely<DB>): Promise<{ facts: number; changed: string[] }> {
+  const mark = await deathRecordsMark(db);
+  const done = await db.selectFrom('detector_state').select('value').where('run_id', '=', 0).where('detector', '=', FACTS_MARK.detector).where('key', '=', FACTS_MARK.key).executeTakeFirst();
+  if (done?.value === mark) {
+    const n = await db.selectFrom('death_fact').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    return { facts: Number(n.n), changed: [] };
+  }
   const facts = await deriveFacts(db);
   const stored = new Map((await db.selectFrom('death_fact').selectAll().execute()).map((f) => [f.id_number, { ...f, month_disagreement: Number(f.month_disagreement) }]));
   const changed: string[] = [];
@@ -136,6 +157,8 @@ export async function refreshDeathFacts(db: Kysely<DB>): Promise<{ facts: number
     const gone = [...removed, ...upsert.map((f) => f.id_number)];
     for (let k = 0; k < gone.length; k += 500) await trx.deleteFrom('death_fact').where('id_number', 'in', gone.slice(k, k + 500)).execute();
     for (let k = 0; k < upsert.length; k += 500) await trx.insertInto('death_fact').values(upsert.slice(k, k + 500)).execute();
+    await trx.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', FACTS_MARK.detector).where('key', '=', FACTS_MARK.key).execute();
+    await trx.insertInto('detector_state').values({ run_id: 0, ...FACTS_MARK, value: mark }).execute();
   });
   return { facts: facts.length, changed: changed.sort() };
 }

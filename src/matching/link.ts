@@ -163,29 +163,37 @@ function addRecipientRows(into: Map<string, RecipientForLink>, rows: readonly Pa
 
 const personColumns = ['id_number', 'id_valid', 'name', 'sex', 'id_raw'] as const;
 
-/** Reads the death records that report a death, with a date. */
+/** Reads the death records that report a death, with a date, ordered by id. */
 export async function readDeathRecords(db: Kysely<DB>): Promise<DeathRecordForLink[]> {
-  const rows = await db
+  const q = db
     .selectFrom('death_record')
     .select(['id', 'file_id', 'line', 'source', 'id_number', 'id_raw', 'id_valid', 'name', 'sex', 'birth_date', 'death_date'])
     .where('is_death', '=', 1)
-    .where('death_date', 'is not', null)
-    .orderBy('id')
-    .execute();
-  return rows.map((r) => ({
+    .where('death_date', 'is not', null);
+  return (await q.orderBy('id').execute()).map(recordForLink);
+}
+
+function recordForLink(r: Omit<DB['death_record'], 'id' | 'cremation_date' | 'cancel_date' | 'cancel_reason' | 'is_death'> & { id: number | bigint | string }): DeathRecordForLink {
+  return {
     id: Number(r.id), file_id: Number(r.file_id), line: r.line, source: r.source, id_number: r.id_number, id_raw: r.id_raw,
     id_valid: Number(r.id_valid) === 1, name: r.name, sex: r.sex, birth_date: r.birth_date, death_date: r.death_date!,
-  }));
+  };
 }
 
 /**
  * Finds candidate recipients for the death records through the blocking keys (module doc) and links them.
  * Reads the store through the query builder only (dialect-agnostic: `substr` exists in SQLite and
  * PostgreSQL).
+ * @param exactIds the IDs block 1 reads payments for; default every death record's ID (`is_death = 1`).
+ *   {@link relinkDeaths} passes those of the records it relinks.
  * @returns every link (exact-ID links whatever the names; other links only when the names agree), with
  *   ambiguity marked
  */
-export async function findLinks(db: Kysely<DB>, records: readonly DeathRecordForLink[]): Promise<{ links: PersonLink[]; recipients: Map<string, RecipientForLink>; stats: Pick<LinkStats, 'invalidDeathIds' | 'invalidRecipientIds' | 'candidatePairs'> }> {
+export async function findLinks(
+  db: Kysely<DB>,
+  records: readonly DeathRecordForLink[],
+  exactIds?: readonly string[],
+): Promise<{ links: PersonLink[]; recipients: Map<string, RecipientForLink>; stats: Pick<LinkStats, 'invalidDeathIds' | 'invalidRecipientIds' | 'candidatePairs'> }> {
   const recipients = new Map<string, RecipientForLink>();
   const recordsById = new Map<string, DeathRecordForLink[]>();
   for (const r of records) {
@@ -228,14 +236,18 @@ export async function findLinks(db: Kysely<DB>, records: readonly DeathRecordFor
   const explained = (rec: DeathRecordForLink): boolean => explainedRecords.has(rec.id);
   const personExplained = (id: string): boolean => explainedPersons.has(id);
 
-  // 1. The ID itself.
-  const exactRows = await db
-    .selectFrom('payment')
-    .select(personColumns)
-    .distinct()
-    .where('id_number', 'in', (eb) => eb.selectFrom('death_record').select('id_number').where('is_death', '=', 1))
-    .execute();
-  addRecipientRows(recipients, exactRows);
+  // 1. The ID itself (every death record's ID, or the given ones: the same rows, read by ID in chunks).
+  if (exactIds) {
+    for (const c of chunks([...new Set(exactIds)].sort())) addRecipientRows(recipients, await db.selectFrom('payment').select(personColumns).distinct().where('id_number', 'in', c).execute());
+  } else {
+    const exactRows = await db
+      .selectFrom('payment')
+      .select(personColumns)
+      .distinct()
+      .where('id_number', 'in', (eb) => eb.selectFrom('death_record').select('id_number').where('is_death', '=', 1))
+      .execute();
+    addRecipientRows(recipients, exactRows);
+  }
   for (const p of recipients.values()) for (const rec of recordsById.get(p.id_number) ?? []) consider(rec, p);
 
   // 2a. Death records whose ID fails its check character: valid one-edit neighbours among the payments.
@@ -596,8 +608,105 @@ export function assessRecipient(recipient: RecipientForLink, links: readonly Per
  * recipient's tier. Recipients come out ordered by ID.
  */
 export async function linkDeaths(db: Kysely<DB>): Promise<{ deaths: RecipientDeath[]; stats: LinkStats }> {
-  const records = await readDeathRecords(db);
-  const { links, recipients, stats } = await findLinks(db, records);
+  return assessAll(db, await readDeathRecords(db));
+}
+
+/** What {@link relinkDeaths} recomputed, and where its verdicts are the whole truth. */
+export interface Relink {
+  /** The verdicts of the recipients it linked, ordered by ID: each equals the full link stage's. */
+  deaths: RecipientDeath[];
+  /**
+   * True for a recipient ID whose verdict the relink decided: one it linked, or one the full link stage can
+   * no longer link (its verdict went away). False only for a valid ID whose every link is an equal-ID link
+   * from a death record it did not relink: that verdict is the previous run's.
+   */
+  covers: (idNumber: string) => boolean;
+  /** The valid death-record IDs with payment rows stored since `sinceId` (all relinked). */
+  withNewRows: ReadonlySet<string>;
+  stats: LinkStats & { relinkedIds: number };
+}
+
+/** The 8 digits of a birth date (`YYYYMMDD`), from `YYYY-MM-DD` or as found in an ID. */
+const birth8 = (b: string | null): string | null => (b ? b.replace(/-/g, '') : null);
+
+/**
+ * The link stage for an incremental run (issue 10) when no death record changed since the previous run:
+ * relinks only what new payment rows (or the caller) can have changed, with the full stage's own code.
+ *
+ * Which verdicts can a new payment row change? The link stage reads payments only by these keys: the ID of a
+ * death record (block 1), the valid one-edit neighbours of a damaged death-record ID (2a), every damaged
+ * payment-side ID (2b), the valid neighbours of those (aliases), and the area-and-birth prefix, birth date or
+ * last 4 characters of a damaged death-record ID (blocks 3, 4). So:
+ * - a valid death-record ID with new rows (`ids`: a person first paid, a name or a sex first written) can
+ *   change only its own verdict: an equal valid ID is linked whatever the names, and two valid IDs are never
+ *   linked to each other. These records are relinked;
+ * - every other effect goes through the damaged-ID part (a repair that now exists, a block gaining a member,
+ *   an alias, an ambiguity): the damaged death records, the damaged payment IDs and every valid death record
+ *   they can reach (one edit away, same prefix, birth date or last 4 characters; computed from the records
+ *   alone) are always relinked, so that each relinked record meets all its candidates, and each candidate all
+ *   its records, exactly as in the full stage.
+ * A recipient not reached this way is a valid ID linked only by equal IDs from unchanged records, with no
+ * new row: its verdict is the previous run's (`covers` false). Proved against the full stage by
+ * tests/link-incremental.db.test.ts.
+ * @param ids valid resident IDs to relink besides (those with new payment rows; owners of changed claims)
+ * @param sinceId payment rows with `id > sinceId` are new
+ */
+export async function relinkDeaths(db: Kysely<DB>, sinceId: number, ids: Iterable<string> = []): Promise<Relink> {
+  // Every death-record ID, light: which are valid, and the birth dates the damaged-ID blocks compare.
+  // Every death record that reports a death (one read; block 1 reads payments for those without a date too).
+  const light = await db
+    .selectFrom('death_record')
+    .select(['id', 'file_id', 'line', 'source', 'id_number', 'id_raw', 'id_valid', 'name', 'sex', 'birth_date', 'death_date'])
+    .where('is_death', '=', 1)
+    .orderBy('id')
+    .execute();
+  const damaged = new Set<string>();
+  for (const r of light) if (Number(r.id_valid) !== 1 && r.death_date !== null) damaged.add(r.id_number);
+  const invalidPaid = (await db.selectFrom('payment').select('id_number').distinct().where('id_valid', '=', sql.lit(0)).execute()).map((r) => r.id_number);
+  const neighbours = new Set<string>();
+  const prefixes = new Set<string>();
+  const births = new Set<string>();
+  const tails = new Set<string>();
+  for (const id of [...damaged, ...invalidPaid]) {
+    for (const n of validNeighbours(id)) neighbours.add(n.id);
+    prefixes.add(id.slice(0, 14));
+    tails.add(id.slice(14));
+    const b = birth8(birthDateFromId(id));
+    if (b) births.add(b);
+  }
+  for (const r of light) if (Number(r.id_valid) !== 1 && r.death_date !== null && r.birth_date) births.add(birth8(r.birth_date)!);
+  const relinked = new Set<string>();
+  for (const id of ids) relinked.add(id);
+  const withNewRows = new Set<string>();
+  // Valid death-record IDs with rows stored since the previous run.
+  const fresh = await db
+    .selectFrom('death_record as d')
+    .select('d.id_number')
+    .distinct()
+    .where('d.is_death', '=', 1)
+    .where('d.id_valid', '=', 1)
+    .where('d.death_date', 'is not', null)
+    .where((eb) => eb.exists(eb.selectFrom('payment as p').select('p.id').whereRef('p.id_number', '=', 'd.id_number').where('p.id', '>', sinceId)))
+    .execute();
+  for (const r of fresh) {
+    relinked.add(r.id_number);
+    withNewRows.add(r.id_number);
+  }
+  const validWithDate = new Set<string>();
+  for (const r of light) {
+    if (Number(r.id_valid) !== 1) continue;
+    if (r.death_date !== null) validWithDate.add(r.id_number);
+    const id = r.id_number;
+    if (neighbours.has(id) || prefixes.has(id.slice(0, 14)) || tails.has(id.slice(14)) || births.has(birth8(birthDateFromId(id)) ?? '') || (r.birth_date !== null && births.has(birth8(r.birth_date)!))) relinked.add(id);
+  }
+  const exactIds = [...new Set(light.filter((r) => Number(r.id_valid) !== 1 || relinked.has(r.id_number)).map((r) => r.id_number))];
+  const records = light.filter((r) => r.death_date !== null && (Number(r.id_valid) !== 1 || relinked.has(r.id_number))).map(recordForLink);
+  const { deaths, stats } = await assessAll(db, records, exactIds);
+  return { deaths, covers: (id) => relinked.has(id) || !validWithDate.has(id), withNewRows, stats: { ...stats, relinkedIds: exactIds.length } };
+}
+
+async function assessAll(db: Kysely<DB>, records: readonly DeathRecordForLink[], exactIds?: readonly string[]): Promise<{ deaths: RecipientDeath[]; stats: LinkStats }> {
+  const { links, recipients, stats } = await findLinks(db, records, exactIds);
   const byRecipient = new Map<string, PersonLink[]>();
   for (const l of links) {
     const g = byRecipient.get(l.recipient);
