@@ -162,7 +162,7 @@ describe('first load and worker threads give the results of the file-by-file pat
     if (fast.indexes.length) {
       expect(fast.integrity).toEqual([{ integrity_check: 'ok' }]);
       expect(fast.invalidIds.length).toBeGreaterThan(0);
-      expect(fast.invalidIds).toEqual(plain.payments.filter((p) => p.id_valid === 0).map((p) => p.id_number).sort());
+      expect(fast.invalidIds).toEqual((plain.payments as { id_valid: number; id_number: string }[]).filter((p) => p.id_valid === 0).map((p) => p.id_number).sort());
     }
 
     // The results themselves (so that the modes cannot agree on a wrong answer).
