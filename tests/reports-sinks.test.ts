@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { findingsCsv, findingsRows } from '../src/reports/findings-csv.ts';
 import { rejectsCsv } from '../src/reports/rejects-csv.ts';
 import { stopRequests, stopRequestsCsv } from '../src/reports/stop-requests-csv.ts';
-import { buildWorklist, worklistStem, worklistsXlsx, WORKLIST_SHEET } from '../src/reports/worklists-xlsx.ts';
+import { worklistXlsx, worklistStem, worklistsXlsx, WORKLIST_SHEET } from '../src/reports/worklists-xlsx.ts';
 import { SINKS, writeRunReports } from '../src/reports/run-reports.ts';
-import { finding, openCase, runData, SETTINGS } from './helpers/run-data.ts';
+import { arrayBuffer, finding, openCase, runData, SETTINGS } from './helpers/run-data.ts';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'fg-sinks-'));
 const target = (dir: string) => ({ runDir: path.join(dir, '2025-06-30'), outDir: dir });
@@ -100,13 +100,13 @@ describe('stop-requests.csv', () => {
 
 describe('work list XLSX (WORKLIST-FORMAT.md)', () => {
   it('writes typed cells: numbers for amounts (negative too), text for IDs and accounts, strings never formulas', async () => {
-    const wb = buildWorklist(
+    const bytes = worklistXlsx(
       [openCase({ id: 7, name: '=HYPERLINK("x")', amountFen: -12345, accounts: ['6217000010000000011', '0012345678901234567'], why: 'why\u0001line' }), openCase({ id: 9, name: '@SUM(1)' })],
       { districtCode: '360102', districtName: '东湖区', asOf: '2025-06-30', runId: 1 },
       new Date('2025-06-30T16:00:00Z'),
     );
     const back = new ExcelJS.Workbook();
-    await back.xlsx.load(await wb.xlsx.writeBuffer());
+    await back.xlsx.load(arrayBuffer(bytes));
     const ws = back.getWorksheet(WORKLIST_SHEET)!;
     expect(back.worksheets[0]!.name).toBe(WORKLIST_SHEET);
     const r = ws.getRow(2);
@@ -126,9 +126,9 @@ describe('work list XLSX (WORKLIST-FORMAT.md)', () => {
   });
 
   it('puts drop-down lists on 核查结果 and 追回渠道, a decimal check on 追回金额, and freezes and filters the header', async () => {
-    const wb = buildWorklist([openCase({ id: 1 }), openCase({ id: 2 }), openCase({ id: 3 })], { districtCode: '360102', districtName: '东湖区', asOf: '2025-06-30', runId: 1 }, new Date(0));
+    const bytes = worklistXlsx([openCase({ id: 1 }), openCase({ id: 2 }), openCase({ id: 3 })], { districtCode: '360102', districtName: '东湖区', asOf: '2025-06-30', runId: 1 }, new Date(0));
     const back = new ExcelJS.Workbook();
-    await back.xlsx.load(await wb.xlsx.writeBuffer());
+    await back.xlsx.load(arrayBuffer(bytes));
     const ws = back.getWorksheet(WORKLIST_SHEET)!;
     for (const row of [2, 4]) {
       expect(ws.getCell(`O${row}`).dataValidation).toMatchObject({ type: 'list', formulae: ['"核查中,核实属实,误报（非本人或未死亡）,已暂停发放,已发追回通知,已签还款计划,已全额追回,移送稽核/司法,核销"'] });
