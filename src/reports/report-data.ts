@@ -3,11 +3,12 @@
  * renderers of {@link RunData}). Amounts are integer fen, periods `YYYY-MM`, dates `YYYY-MM-DD`; resident
  * IDs and accounts are in full here — each sink decides what its reader may see (DOMAIN.md §6).
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Settings } from '../config/settings.ts';
 import type { DB, SourceFile } from '../db/schema.ts';
 import { SCHEME_PERIOD_HIGH_WATER } from '../db/migrations.ts';
 import { refreshFromNewPayments } from '../db/summary-tables.ts';
+import { jsonFields } from '../db/json-fields.ts';
 
 /** Per-detector outcome of a run, as recorded in the run's stats. */
 export interface DetectorOutcome {
@@ -184,6 +185,17 @@ function evidenceFields(json: string): { why: string; deathDate: string | null; 
   return { why: ev.why ?? '', deathDate: ev.death?.date ?? null, monthsAfterDeath: ev.months_paid_after_death ?? null };
 }
 
+/**
+ * The evidence columns of a streamed row: `evidence` is the text to parse (PostgreSQL; on SQLite only when it
+ * is not valid JSON), else the fields read by the database.
+ */
+interface EvidenceRow {
+  evidence: string | null;
+  ev_why?: unknown;
+  ev_death_date?: unknown;
+  ev_months?: unknown;
+}
+
 /** Rows fetched per round trip when streaming findings and cases. */
 const STREAM_CHUNK = 1000;
 
@@ -209,15 +221,23 @@ export async function loadRunData(input: RunDataInput): Promise<RunData> {
 
   // Open cases and this run's findings, streamed: the evidence (kilobytes of JSON per row) is parsed row by
   // row and only the fields the sinks show are kept, so the whole evidence never sits in memory at once.
+  // On SQLite the database reads the three fields out of the JSON (no kilobytes of text per row into JavaScript).
+  const inDb = jsonFields(db, 'evidence', { why: '$.why', deathDate: '$.death.date', monthsAfterDeath: '$.months_paid_after_death' });
+  const evidenceColumns = inDb
+    ? [inDb.why.as('ev_why'), inDb.deathDate.as('ev_death_date'), inDb.monthsAfterDeath.as('ev_months'), inDb.invalid.as('evidence')]
+    : [sql.ref<string>('evidence').as('evidence')];
+  const evidenceOf = (r: EvidenceRow): ReturnType<typeof evidenceFields> =>
+    r.evidence !== null ? evidenceFields(r.evidence) : { why: (r.ev_why ?? '') as string, deathDate: (r.ev_death_date ?? null) as string | null, monthsAfterDeath: (r.ev_months ?? null) as number | null };
   const openCases: OpenCase[] = [];
   const openStream = db
     .selectFrom('recovery_case')
-    .select(['id', 'detector', 'confidence', 'status', 'id_number', 'name', 'district_code', 'scheme', 'first_period', 'last_period', 'months', 'amount_fen', 'evidence'])
+    .select(['id', 'detector', 'confidence', 'status', 'id_number', 'name', 'district_code', 'scheme', 'first_period', 'last_period', 'months', 'amount_fen'])
+    .select(evidenceColumns)
     .where('status', 'not in', [...CLOSED_STATUSES])
     .orderBy('id')
     .stream(STREAM_CHUNK);
   for await (const c of openStream) {
-    const ev = evidenceFields(c.evidence);
+    const ev = evidenceOf(c as EvidenceRow);
     openCases.push({
       id: Number(c.id), detector: c.detector, confidence: c.confidence, status: c.status, idNumber: c.id_number, name: c.name, districtCode: c.district_code,
       scheme: c.scheme, firstPeriod: c.first_period, lastPeriod: c.last_period, months: Number(c.months), amountFen: Number(c.amount_fen),
@@ -227,14 +247,15 @@ export async function loadRunData(input: RunDataInput): Promise<RunData> {
   const findings: ReportFinding[] = [];
   const findingStream = db
     .selectFrom('finding')
-    .select(['detector', 'case_key', 'confidence', 'id_number', 'name', 'district_code', 'scheme', 'first_period', 'last_period', 'months', 'amount_fen', 'evidence'])
+    .select(['detector', 'case_key', 'confidence', 'id_number', 'name', 'district_code', 'scheme', 'first_period', 'last_period', 'months', 'amount_fen'])
+    .select(evidenceColumns)
     .where('run_id', '=', runId)
     .orderBy('detector')
     .orderBy('id')
     .stream(STREAM_CHUNK);
   for await (const f of findingStream) {
     const c = latestCase.get(`${f.detector}|${f.case_key}`);
-    const ev = evidenceFields(f.evidence);
+    const ev = evidenceOf(f as EvidenceRow);
     findings.push({
       caseId: c ? c.id : null, caseStatus: c?.status ?? 'new', detector: f.detector, confidence: f.confidence, idNumber: f.id_number, name: f.name,
       districtCode: f.district_code, scheme: f.scheme, firstPeriod: f.first_period, lastPeriod: f.last_period, months: Number(f.months),
