@@ -12,6 +12,12 @@ export interface ZipEntry {
   data: string | Uint8Array;
 }
 
+/**
+ * zlib level 1: a quarter of the CPU of the default level 6 on work-list XML for files about a fifth larger
+ * (measured on the 250,000-recipient bench: 3 vs 12 ms per MB of XML).
+ */
+const DEFLATE_LEVEL = 1;
+
 /** MS-DOS date and time of an instant, in UTC (what the archive shows as the entries' modification time). */
 function dosDateTime(at: Date): { time: number; date: number } {
   const year = Math.min(Math.max(at.getUTCFullYear(), 1980), 2107);
@@ -22,7 +28,7 @@ function dosDateTime(at: Date): { time: number; date: number } {
 }
 
 /**
- * Builds a ZIP archive in memory, every entry deflated.
+ * Builds a ZIP archive in memory, every entry deflated (level {@link DEFLATE_LEVEL}).
  * @param modified the modification time recorded for every entry
  * @throws RangeError when the archive would need ZIP64 (an entry or the archive of 4 GiB or more, or 65,535 entries)
  */
@@ -34,7 +40,7 @@ export function zipArchive(entries: readonly ZipEntry[], modified: Date): Buffer
   let offset = 0;
   for (const e of entries) {
     const raw = typeof e.data === 'string' ? Buffer.from(e.data, 'utf8') : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
-    const packed = zlib.deflateRawSync(raw);
+    const packed = zlib.deflateRawSync(raw, { level: DEFLATE_LEVEL });
     const name = Buffer.from(e.name, 'utf8');
     const crc = zlib.crc32(raw);
     if (raw.length >= 0xffffffff || offset + packed.length + 30 + name.length >= 0xffffffff) throw new RangeError('ZIP entry too large');
