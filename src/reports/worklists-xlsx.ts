@@ -13,6 +13,11 @@
  *
  * Districts without open cases get no file; a work list left from an earlier run of the same date for such a
  * district is removed, so the folder always matches the cases.
+ *
+ * The workbook's XML parts are written as strings (no exceljs workbook model: at city scale that model cost
+ * seconds and hundreds of MiB) and are byte for byte the parts exceljs 4.4 writes for the same sheets —
+ * tests/worklists-xlsx-parity.test.ts holds the former exceljs builder as the reference. exceljs still reads
+ * the files back (feedback import).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
