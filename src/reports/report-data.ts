@@ -3,11 +3,12 @@
  * renderers of {@link RunData}). Amounts are integer fen, periods `YYYY-MM`, dates `YYYY-MM-DD`; resident
  * IDs and accounts are in full here — each sink decides what its reader may see (DOMAIN.md §6).
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Settings } from '../config/settings.ts';
 import type { DB, SourceFile } from '../db/schema.ts';
 import { SCHEME_PERIOD_HIGH_WATER } from '../db/migrations.ts';
 import { refreshFromNewPayments } from '../db/summary-tables.ts';
+import { jsonFields } from '../db/json-fields.ts';
 
 /** Per-detector outcome of a run, as recorded in the run's stats. */
 export interface DetectorOutcome {
@@ -178,6 +179,26 @@ function parseEvidence(json: string): EvidenceShape {
   }
 }
 
+/** The fields of a finding's or case's evidence JSON that the reports show (text that is not JSON is the "why"). */
+function evidenceFields(json: string): { why: string; deathDate: string | null; monthsAfterDeath: number | null } {
+  const ev = parseEvidence(json);
+  return { why: ev.why ?? '', deathDate: ev.death?.date ?? null, monthsAfterDeath: ev.months_paid_after_death ?? null };
+}
+
+/**
+ * The evidence columns of a streamed row: `evidence` is the text to parse (PostgreSQL; on SQLite only when it
+ * is not valid JSON), else the fields read by the database.
+ */
+interface EvidenceRow {
+  evidence: string | null;
+  ev_why?: unknown;
+  ev_death_date?: unknown;
+  ev_months?: unknown;
+}
+
+/** Rows fetched per round trip when streaming findings and cases. */
+const STREAM_CHUNK = 1000;
+
 async function inChunks<T, R>(items: readonly T[], size: number, fn: (chunk: T[]) => Promise<R[]>): Promise<R[]> {
   const out: R[] = [];
   for (let i = 0; i < items.length; i += size) out.push(...(await fn(items.slice(i, i + size))));
@@ -192,18 +213,60 @@ export async function loadRunData(input: RunDataInput): Promise<RunData> {
   const { db, runId, asOf } = input;
   const status: RunData['status'] = input.detectors.some((d) => d.status === 'failed') ? 'failed' : 'succeeded';
 
-  // Every case's key and status (light), then the open cases in full (evidence can be large).
+  // Every case's key and status (light): the case a finding feeds is the latest of its detector and key.
   const keys = await db.selectFrom('recovery_case').select(['id', 'detector', 'case_key', 'follow_up_seq', 'status']).execute();
-  const latestCase = new Map<string, (typeof keys)[number]>();
-  for (const c of keys.sort((a, b) => a.follow_up_seq - b.follow_up_seq || Number(a.id) - Number(b.id))) latestCase.set(`${c.detector}|${c.case_key}`, c);
-  const open = await db.selectFrom('recovery_case').selectAll().where('status', 'not in', [...CLOSED_STATUSES]).orderBy('id').execute();
+  const latestCase = new Map<string, { id: number; status: string }>();
+  for (const c of keys.sort((a, b) => a.follow_up_seq - b.follow_up_seq || Number(a.id) - Number(b.id))) latestCase.set(`${c.detector}|${c.case_key}`, { id: Number(c.id), status: c.status });
+  keys.length = 0;
 
-  const findingRows = await db.selectFrom('finding').selectAll().where('run_id', '=', runId).execute();
-  const caseIds = new Set<number>(open.map((c) => Number(c.id)));
-  for (const f of findingRows) {
-    const c = latestCase.get(`${f.detector}|${f.case_key}`);
-    if (c) caseIds.add(Number(c.id));
+  // Open cases and this run's findings, streamed: the evidence (kilobytes of JSON per row) is parsed row by
+  // row and only the fields the sinks show are kept, so the whole evidence never sits in memory at once.
+  // On SQLite the database reads the three fields out of the JSON (no kilobytes of text per row into JavaScript).
+  const inDb = jsonFields(db, 'evidence', { why: '$.why', deathDate: '$.death.date', monthsAfterDeath: '$.months_paid_after_death' });
+  const evidenceColumns = inDb
+    ? [inDb.why.as('ev_why'), inDb.deathDate.as('ev_death_date'), inDb.monthsAfterDeath.as('ev_months'), inDb.invalid.as('evidence')]
+    : [sql.ref<string>('evidence').as('evidence')];
+  const evidenceOf = (r: EvidenceRow): ReturnType<typeof evidenceFields> =>
+    r.evidence !== null ? evidenceFields(r.evidence) : { why: (r.ev_why ?? '') as string, deathDate: (r.ev_death_date ?? null) as string | null, monthsAfterDeath: (r.ev_months ?? null) as number | null };
+  const openCases: OpenCase[] = [];
+  const openStream = db
+    .selectFrom('recovery_case')
+    .select(['id', 'detector', 'confidence', 'status', 'id_number', 'name', 'district_code', 'scheme', 'first_period', 'last_period', 'months', 'amount_fen'])
+    .select(evidenceColumns)
+    .where('status', 'not in', [...CLOSED_STATUSES])
+    .orderBy('id')
+    .stream(STREAM_CHUNK);
+  for await (const c of openStream) {
+    const ev = evidenceOf(c as EvidenceRow);
+    openCases.push({
+      id: Number(c.id), detector: c.detector, confidence: c.confidence, status: c.status, idNumber: c.id_number, name: c.name, districtCode: c.district_code,
+      scheme: c.scheme, firstPeriod: c.first_period, lastPeriod: c.last_period, months: Number(c.months), amountFen: Number(c.amount_fen),
+      deathDate: ev.deathDate, why: ev.why, notFound: Number(c.amount_fen) === 0 && Number(c.months) === 0, accounts: [], payments: [],
+    });
   }
+  const findings: ReportFinding[] = [];
+  const findingStream = db
+    .selectFrom('finding')
+    .select(['detector', 'case_key', 'confidence', 'id_number', 'name', 'district_code', 'scheme', 'first_period', 'last_period', 'months', 'amount_fen'])
+    .select(evidenceColumns)
+    .where('run_id', '=', runId)
+    .orderBy('detector')
+    .orderBy('id')
+    .stream(STREAM_CHUNK);
+  for await (const f of findingStream) {
+    const c = latestCase.get(`${f.detector}|${f.case_key}`);
+    const ev = evidenceOf(f as EvidenceRow);
+    findings.push({
+      caseId: c ? c.id : null, caseStatus: c?.status ?? 'new', detector: f.detector, confidence: f.confidence, idNumber: f.id_number, name: f.name,
+      districtCode: f.district_code, scheme: f.scheme, firstPeriod: f.first_period, lastPeriod: f.last_period, months: Number(f.months),
+      amountFen: Number(f.amount_fen), deathDate: ev.deathDate, monthsAfterDeath: ev.monthsAfterDeath, why: ev.why, accounts: [],
+    });
+  }
+  latestCase.clear();
+
+  // The payments the cases count (open cases and the cases of this run's findings).
+  const caseIds = new Set<number>(openCases.map((c) => c.id));
+  for (const f of findings) if (f.caseId !== null) caseIds.add(f.caseId);
   const paymentRows = await inChunks([...caseIds], 500, (chunk) =>
     db
       .selectFrom('case_payment as cp')
@@ -219,35 +282,16 @@ export async function loadRunData(input: RunDataInput): Promise<RunData> {
     list.push({ scheme: p.scheme, item: p.item, period: p.period, amountFen: Number(p.amount_fen), account: p.account && p.account.trim() !== '' ? p.account.trim() : null });
     paymentsByCase.set(Number(p.case_id), list);
   }
+  paymentRows.length = 0;
   const accountsOf = (caseId: number | null): string[] =>
     caseId === null ? [] : [...new Set((paymentsByCase.get(caseId) ?? []).map((p) => p.account).filter((a): a is string => a !== null))];
-
-  const findings: ReportFinding[] = findingRows
-    .map((f) => {
-      const c = latestCase.get(`${f.detector}|${f.case_key}`);
-      const ev = parseEvidence(f.evidence);
-      const caseId = c ? Number(c.id) : null;
-      return {
-        caseId, caseStatus: c?.status ?? 'new', detector: f.detector, confidence: f.confidence, idNumber: f.id_number, name: f.name,
-        districtCode: f.district_code, scheme: f.scheme, firstPeriod: f.first_period, lastPeriod: f.last_period, months: Number(f.months),
-        amountFen: Number(f.amount_fen), deathDate: ev.death?.date ?? null, monthsAfterDeath: ev.months_paid_after_death ?? null,
-        why: ev.why ?? '', accounts: accountsOf(caseId),
-      };
-    })
-    .sort((a, b) => byteCmp(a.detector, b.detector) || byteCmp(a.idNumber, b.idNumber) || byteCmp(a.firstPeriod, b.firstPeriod));
-
-  const openCases: OpenCase[] = open
-    .map((c) => {
-      const ev = parseEvidence(c.evidence);
-      const id = Number(c.id);
-      return {
-        id, detector: c.detector, confidence: c.confidence, status: c.status, idNumber: c.id_number, name: c.name, districtCode: c.district_code,
-        scheme: c.scheme, firstPeriod: c.first_period, lastPeriod: c.last_period, months: Number(c.months), amountFen: Number(c.amount_fen),
-        deathDate: ev.death?.date ?? null, why: ev.why ?? '', notFound: Number(c.amount_fen) === 0 && Number(c.months) === 0,
-        accounts: accountsOf(id), payments: paymentsByCase.get(id) ?? [],
-      };
-    })
-    .sort((a, b) => byteCmp(a.districtCode, b.districtCode) || b.amountFen - a.amountFen || a.id - b.id);
+  for (const f of findings) f.accounts = accountsOf(f.caseId);
+  for (const c of openCases) {
+    c.accounts = accountsOf(c.id);
+    c.payments = paymentsByCase.get(c.id) ?? [];
+  }
+  findings.sort((a, b) => byteCmp(a.detector, b.detector) || byteCmp(a.idNumber, b.idNumber) || byteCmp(a.firstPeriod, b.firstPeriod));
+  openCases.sort((a, b) => byteCmp(a.districtCode, b.districtCode) || b.amountFen - a.amountFen || a.id - b.id);
 
   // Files ingested for this business date (any run with this as-of), and their rejects.
   const runs = await db.selectFrom('run').selectAll().orderBy('id').execute();

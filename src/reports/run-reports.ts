@@ -55,6 +55,8 @@ export interface RunReportInput {
   detectors: DetectorOutcome[];
   /** Sink ids to write (default: all of {@link SINKS}). */
   sinks?: readonly string[];
+  /** When given, filled with the milliseconds spent reading the data (`load`) and in each sink (by id). */
+  timings?: Record<string, number>;
 }
 
 /** Paths of the files written. */
@@ -81,15 +83,19 @@ export async function writeRunReports(input: RunReportInput): Promise<RunReportF
   const chosen = input.sinks ? input.sinks.map((id) => SINKS.find((s) => s.id === id) ?? unknownSink(id)) : SINKS;
   const runDir = path.join(input.outDir, input.asOf);
   fs.mkdirSync(runDir, { recursive: true });
+  let t = Date.now();
   const data = await loadRunData(input);
+  if (input.timings) input.timings.load = Date.now() - t;
   const bySink: Record<string, string[]> = {};
   const failures: string[] = [];
   for (const sink of chosen) {
+    t = Date.now();
     try {
       bySink[sink.id] = await sink.write(data, { runDir, outDir: input.outDir });
     } catch (e) {
       failures.push(`${sink.id}: ${e instanceof Error ? e.message : String(e)}`);
     }
+    if (input.timings) input.timings[sink.id] = Date.now() - t;
   }
   if (failures.length) throw new Error(`report(s) not written — ${failures.join('; ')}`);
   return {

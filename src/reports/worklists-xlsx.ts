@@ -199,7 +199,8 @@ export const worklistsXlsx: ReportSink = {
       const cases = byDistrict.get(code)!.sort((a, b) => b.amountFen - a.amountFen || a.id - b.id);
       const wb = buildWorklist(cases, { districtCode: code, districtName: data.settings.districts[code] ?? '', asOf: data.asOf, runId: data.runId }, created);
       const file = path.join(dir, `${worklistStem(code)}.xlsx`);
-      writeFileAtomic(file, new Uint8Array(await wb.xlsx.writeBuffer()));
+      // Deflate level 1: a quarter of the CPU of JSZip's default level, files about a fifth larger (issue 10).
+      writeFileAtomic(file, new Uint8Array(await wb.xlsx.writeBuffer({ zip: { compression: 'DEFLATE', compressionOptions: { level: 1 } } })));
       written.push(file);
     }
     const keep = new Set(written.map((f) => path.basename(f)));

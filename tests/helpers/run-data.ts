@@ -39,3 +39,8 @@ export function runData(o: Partial<RunData> = {}): RunData {
     history: [headline()], ...o,
   };
 }
+
+/** The bytes as an ArrayBuffer (what exceljs's `xlsx.load` is typed to take). */
+export function arrayBuffer(b: Uint8Array): ArrayBuffer {
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}
