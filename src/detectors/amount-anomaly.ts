@@ -55,7 +55,7 @@ import type { Kysely } from 'kysely';
 import { formatFen } from '../calendar/values.ts';
 import type { DetectorSettings } from '../config/detector-settings.ts';
 import type { DB } from '../db/schema.ts';
-import { refreshFromNewPayments, type HighWaterMark } from '../db/summary-tables.ts';
+import { refreshPersonSummary } from '../db/summary-tables.ts';
 import { fullestName } from '../matching/names.ts';
 import { benfordCounts, benfordTable } from './benford.ts';
 import { chunksOf, idsWithNewRows, ownersOf, readState, readStates, writeStates, type DetectorIncremental } from './scope.ts';
@@ -180,34 +180,14 @@ export function anomalyFinding(flagged: readonly AmountOutlier[], labels: Labels
   };
 }
 
-const GROUP_STATS_HIGH_WATER: HighWaterMark = { detector: 'amount_anomaly', key: 'group_stats_high_water' };
-
 /**
- * Brings `payment_group_stats` up to the payments with `id <= untilId`: built in full the first time, then
- * only the rows stored since its high-water mark are added (count summed, min and max widened), set-based.
+ * Brings `payment_group_stats` up to the payments with `id <= untilId`: only the rows stored since its
+ * high-water mark are added (count summed, min and max widened), set-based. On the first run of a store it
+ * is built from every payment together with `account_person` when that is not built yet either (one scan
+ * and sort of the payments for both: src/db/summary-tables.ts {@link refreshPersonSummary}).
  */
 export async function refreshGroupStats(db: Kysely<DB>, untilId: number): Promise<void> {
-  await refreshFromNewPayments(db, 'payment_group_stats', GROUP_STATS_HIGH_WATER, async (trx, since, until) => {
-    const agg = trx
-      .selectFrom('payment')
-      .select((eb) => ['id_number', 'scheme', 'item', eb.fn.countAll<number>().as('n'), eb.fn.min('amount_fen').as('min_fen'), eb.fn.max('amount_fen').as('max_fen')])
-      .where('amount_fen', '>', 0)
-      .where('id', '<=', until)
-      .$if(since !== null, (q) => q.where('id', '>', since!))
-      .groupBy(['id_number', 'scheme', 'item']);
-    await trx
-      .insertInto('payment_group_stats')
-      .columns(['id_number', 'scheme', 'item', 'n', 'min_fen', 'max_fen'])
-      .expression(agg)
-      .onConflict((oc) =>
-        oc.columns(['id_number', 'scheme', 'item']).doUpdateSet((eb) => ({
-          n: eb(eb.ref('payment_group_stats.n'), '+', eb.ref('excluded.n')),
-          min_fen: eb.case().when('excluded.min_fen', '<', eb.ref('payment_group_stats.min_fen')).then(eb.ref('excluded.min_fen')).else(eb.ref('payment_group_stats.min_fen')).end(),
-          max_fen: eb.case().when('excluded.max_fen', '>', eb.ref('payment_group_stats.max_fen')).then(eb.ref('excluded.max_fen')).else(eb.ref('payment_group_stats.max_fen')).end(),
-        })),
-      )
-      .execute();
-  }, untilId);
+  await refreshPersonSummary(db, 'payment_group_stats', untilId);
 }
 
 /** The (person, scheme, item) groups that can hold an outlier at all, from `payment_group_stats`. */
