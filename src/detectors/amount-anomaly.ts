@@ -234,16 +234,23 @@ async function candidateGroups(db: Kysely<DB>, excluded: readonly string[], p: P
   return out;
 }
 
+/** Payment ids read per query by {@link peerAmounts}: at most about this many rows are held at a time. */
+const PEER_ID_RANGE = 1_000_000;
+
 /**
  * Positive amounts of the wanted peer groups, per {@link peerKey} (payer IDs are not kept: the caller takes
- * the person's own payments out, which it has). One scan filtered by period, scheme, item and district.
+ * the person's own payments out, which it has). One pass over the payments (with `id > sinceId` when given),
+ * filtered by period, scheme, item and district, read in ranges of {@link PEER_ID_RANGE} ids: each range one
+ * query whose rows are read at once, instead of a stream of single rows (measured on the 250,000-recipient bench
+ * store, 146,583 rows kept of 2.9 M: 1.16–1.19 s of CPU streamed, 0.92–1.08 s in ranges; the filtered scan alone,
+ * counted in SQL, takes 0.61 s).
  */
 async function peerAmounts(
   db: Kysely<DB>, wanted: ReadonlySet<string>, periods: string[], schemes: string[], items: string[], districts: (string | null)[], out: Map<string, number[]>, sinceId?: number,
 ): Promise<void> {
   if (periods.length === 0) return;
   const named = districts.filter((d): d is string => d !== null);
-  const stream = db
+  const query = db
     .selectFrom('payment')
     .select(['scheme', 'item', 'district_code', 'period', 'amount_fen'])
     .where('amount_fen', '>', 0)
@@ -255,12 +262,13 @@ async function peerAmounts(
       if (named.length > 0) parts.push(eb('district_code', 'in', named));
       if (named.length < districts.length) parts.push(eb('district_code', 'is', null));
       return eb.or(parts);
-    })
-    .$if(sinceId !== undefined, (q) => q.where('id', '>', sinceId!))
-    .stream(1000);
-  for await (const r of stream) {
-    const key = peerKey(r);
-    if (wanted.has(key)) pushTo(out, key, Number(r.amount_fen));
+    });
+  const top = Number((await db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
+  for (let lo = sinceId ?? 0; lo < top; lo += PEER_ID_RANGE) {
+    for (const r of await query.where('id', '>', lo).where('id', '<=', lo + PEER_ID_RANGE).execute()) {
+      const key = peerKey(r);
+      if (wanted.has(key)) pushTo(out, key, Number(r.amount_fen));
+    }
   }
 }
 
