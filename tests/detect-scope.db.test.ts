@@ -130,6 +130,55 @@ describe.each(ENGINES)('incremental detection pieces (%s)', (engine) => {
     expect(await pairs()).toHaveLength(5);
   });
 
+  it('person summaries built from every payment — both in one grouping, or one alone — equal the incremental ones', async () => {
+    const groups = async () =>
+      (await store.db.selectFrom('payment_group_stats').selectAll().orderBy('id_number').orderBy('scheme').orderBy('item').execute())
+        .map((r) => `${r.id_number}|${r.scheme}|${r.item}|${Number(r.n)}|${Number(r.min_fen)}|${Number(r.max_fen)}`);
+    const pairs = async () => (await store.db.selectFrom('account_person').selectAll().execute()).map((r) => `${r.account}|${r.id_number}`).sort();
+    const marks = async () =>
+      (await store.db.selectFrom('detector_state').select(['key', 'value']).where('run_id', '=', 0).where('key', 'in', [ACCOUNT_PERSON_HIGH_WATER, 'group_stats_high_water']).orderBy('key').execute())
+        .map((r) => `${r.key}=${r.value}`);
+    const maxId = async () => Number((await store.db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirstOrThrow()).m);
+    const forget = async (key: string) => {
+      await store.db.deleteFrom('detector_state').where('run_id', '=', 0).where('key', '=', key).execute();
+    };
+    // Reversals, zero amounts, an empty and a missing account, two accounts and two items for one person.
+    await addPayments(store, [
+      { id: A, period: '2024-01', fen: 300000, account: 'ACC1' }, { id: A, period: '2024-02', fen: 310000, account: 'ACC2' },
+      { id: A, period: '2024-02', fen: 900000, item: 'back_pay', account: 'ACC2' }, { id: B, period: '2024-01', fen: 50000, account: 'ACC1' },
+      { id: B, period: '2024-01', fen: -50000, batch: 'R1', account: 'ACC1' }, { id: C, period: '2024-01', fen: 0, account: 'ACC3' },
+      { id: C, period: '2024-02', fen: 7, account: '' }, { id: C, period: '2024-03', fen: 5 },
+    ]);
+    const half = await maxId();
+    await addPayments(store, [{ id: A, period: '2024-03', fen: 290000, account: 'ACC1' }, { id: B, period: '2024-02', fen: -1, account: 'ACC4' }, { id: C, period: '2024-04', fen: 9, account: 'ACC1' }]);
+    // Incrementally: half, then the rest (a fresh store's account_person mark is 0, payment_group_stats has none).
+    await refreshAccountPersons(store.db, half);
+    expect(await marks()).toEqual([`${ACCOUNT_PERSON_HIGH_WATER}=${half}`, `group_stats_high_water=${half}`]);
+    await refreshGroupStats(store.db, await maxId());
+    await refreshAccountPersons(store.db, await maxId());
+    const wantGroups = await groups();
+    const wantPairs = await pairs();
+    expect(wantGroups).toEqual([
+      `${A}|110|back_pay|1|900000|900000`, `${A}|110|pension|3|290000|310000`, `${B}|110|pension|1|50000|50000`, `${C}|110|pension|3|5|9`,
+    ]);
+    expect(wantPairs).toEqual(['ACC1|' + A, 'ACC1|' + B, 'ACC1|' + C, 'ACC2|' + A, 'ACC3|' + C, 'ACC4|' + B]);
+    // Both marks gone: built together by whichever detector comes first, and both marks set.
+    await forget(ACCOUNT_PERSON_HIGH_WATER);
+    await forget('group_stats_high_water');
+    await refreshGroupStats(store.db, await maxId());
+    expect(await marks()).toEqual([`${ACCOUNT_PERSON_HIGH_WATER}=${await maxId()}`, `group_stats_high_water=${await maxId()}`]);
+    expect(await groups()).toEqual(wantGroups);
+    expect(await pairs()).toEqual(wantPairs);
+    // One mark gone: that table alone is built; the other is left as it is.
+    for (const [key, refresh] of [[ACCOUNT_PERSON_HIGH_WATER, refreshAccountPersons], ['group_stats_high_water', refreshGroupStats]] as const) {
+      await forget(key);
+      await refresh(store.db, await maxId());
+      expect(await marks()).toEqual([`${ACCOUNT_PERSON_HIGH_WATER}=${await maxId()}`, `group_stats_high_water=${await maxId()}`]);
+      expect(await groups()).toEqual(wantGroups);
+      expect(await pairs()).toEqual(wantPairs);
+    }
+  });
+
   it('shared_account reads every payment of its candidate accounts, and incrementally gives what a full run gives', async () => {
     const D = '110101194001010070';
     const settings = loadSettings(undefined, '/nonexistent');

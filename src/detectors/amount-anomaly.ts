@@ -55,7 +55,7 @@ import type { Kysely } from 'kysely';
 import { formatFen } from '../calendar/values.ts';
 import type { DetectorSettings } from '../config/detector-settings.ts';
 import type { DB } from '../db/schema.ts';
-import { refreshFromNewPayments, type HighWaterMark } from '../db/summary-tables.ts';
+import { refreshPersonSummary } from '../db/summary-tables.ts';
 import { fullestName } from '../matching/names.ts';
 import { benfordCounts, benfordTable } from './benford.ts';
 import { chunksOf, idsWithNewRows, oldPeriodRows, ownersOf, readState, readStates, writeStates, type DetectorIncremental } from './scope.ts';
@@ -180,34 +180,14 @@ export function anomalyFinding(flagged: readonly AmountOutlier[], labels: Labels
   };
 }
 
-const GROUP_STATS_HIGH_WATER: HighWaterMark = { detector: 'amount_anomaly', key: 'group_stats_high_water' };
-
 /**
- * Brings `payment_group_stats` up to the payments with `id <= untilId`: built in full the first time, then
- * only the rows stored since its high-water mark are added (count summed, min and max widened), set-based.
+ * Brings `payment_group_stats` up to the payments with `id <= untilId`: only the rows stored since its
+ * high-water mark are added (count summed, min and max widened), set-based. On the first run of a store it
+ * is built from every payment together with `account_person` when that is not built yet either (one scan
+ * and sort of the payments for both: src/db/summary-tables.ts {@link refreshPersonSummary}).
  */
 export async function refreshGroupStats(db: Kysely<DB>, untilId: number): Promise<void> {
-  await refreshFromNewPayments(db, 'payment_group_stats', GROUP_STATS_HIGH_WATER, async (trx, since, until) => {
-    const agg = trx
-      .selectFrom('payment')
-      .select((eb) => ['id_number', 'scheme', 'item', eb.fn.countAll<number>().as('n'), eb.fn.min('amount_fen').as('min_fen'), eb.fn.max('amount_fen').as('max_fen')])
-      .where('amount_fen', '>', 0)
-      .where('id', '<=', until)
-      .$if(since !== null, (q) => q.where('id', '>', since!))
-      .groupBy(['id_number', 'scheme', 'item']);
-    await trx
-      .insertInto('payment_group_stats')
-      .columns(['id_number', 'scheme', 'item', 'n', 'min_fen', 'max_fen'])
-      .expression(agg)
-      .onConflict((oc) =>
-        oc.columns(['id_number', 'scheme', 'item']).doUpdateSet((eb) => ({
-          n: eb(eb.ref('payment_group_stats.n'), '+', eb.ref('excluded.n')),
-          min_fen: eb.case().when('excluded.min_fen', '<', eb.ref('payment_group_stats.min_fen')).then(eb.ref('excluded.min_fen')).else(eb.ref('payment_group_stats.min_fen')).end(),
-          max_fen: eb.case().when('excluded.max_fen', '>', eb.ref('payment_group_stats.max_fen')).then(eb.ref('excluded.max_fen')).else(eb.ref('payment_group_stats.max_fen')).end(),
-        })),
-      )
-      .execute();
-  }, untilId);
+  await refreshPersonSummary(db, 'payment_group_stats', untilId);
 }
 
 /** The (person, scheme, item) groups that can hold an outlier at all, from `payment_group_stats`. */
@@ -254,16 +234,23 @@ async function candidateGroups(db: Kysely<DB>, excluded: readonly string[], p: P
   return out;
 }
 
+/** Payment ids read per query by {@link peerAmounts}: at most about this many rows are held at a time. */
+const PEER_ID_RANGE = 1_000_000;
+
 /**
  * Positive amounts of the wanted peer groups, per {@link peerKey} (payer IDs are not kept: the caller takes
- * the person's own payments out, which it has). One scan filtered by period, scheme, item and district.
+ * the person's own payments out, which it has). One pass over the payments (with `id > sinceId` when given),
+ * filtered by period, scheme, item and district, read in ranges of {@link PEER_ID_RANGE} ids: each range one
+ * query whose rows are read at once, instead of a stream of single rows (measured on the 250,000-recipient bench
+ * store, 146,583 rows kept of 2.9 M: 1.16–1.19 s of CPU streamed, 0.92–1.08 s in ranges; the filtered scan alone,
+ * counted in SQL, takes 0.61 s).
  */
 async function peerAmounts(
   db: Kysely<DB>, wanted: ReadonlySet<string>, periods: string[], schemes: string[], items: string[], districts: (string | null)[], out: Map<string, number[]>, sinceId?: number,
 ): Promise<void> {
   if (periods.length === 0) return;
   const named = districts.filter((d): d is string => d !== null);
-  const stream = db
+  const query = db
     .selectFrom('payment')
     .select(['scheme', 'item', 'district_code', 'period', 'amount_fen'])
     .where('amount_fen', '>', 0)
@@ -275,12 +262,13 @@ async function peerAmounts(
       if (named.length > 0) parts.push(eb('district_code', 'in', named));
       if (named.length < districts.length) parts.push(eb('district_code', 'is', null));
       return eb.or(parts);
-    })
-    .$if(sinceId !== undefined, (q) => q.where('id', '>', sinceId!))
-    .stream(1000);
-  for await (const r of stream) {
-    const key = peerKey(r);
-    if (wanted.has(key)) pushTo(out, key, Number(r.amount_fen));
+    });
+  const top = Number((await db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
+  for (let lo = sinceId ?? 0; lo < top; lo += PEER_ID_RANGE) {
+    for (const r of await query.where('id', '>', lo).where('id', '<=', lo + PEER_ID_RANGE).execute()) {
+      const key = peerKey(r);
+      if (wanted.has(key)) pushTo(out, key, Number(r.amount_fen));
+    }
   }
 }
 

@@ -44,7 +44,7 @@ import { maskAccount } from '../identity/resident-id.ts';
 import { fullestName } from '../matching/names.ts';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.ts';
-import { refreshFromNewPayments } from '../db/summary-tables.ts';
+import { PERSON_SUMMARY_MARKS, refreshPersonSummary } from '../db/summary-tables.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
 import { chunksOf, type DetectorIncremental } from './scope.ts';
 import { byteCmp, countPayments, districtOf, monthRanges, periodRange, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type PaymentRow } from './shared.ts';
@@ -143,31 +143,17 @@ export function sharedAccountFinding(account: string, rows: readonly PaymentRow[
 }
 
 /** `detector_state` key (run 0) of the highest payment id `account_person` holds; migration 0006 writes it too. */
-export const ACCOUNT_PERSON_HIGH_WATER = 'account_person_high_water';
+export const ACCOUNT_PERSON_HIGH_WATER = PERSON_SUMMARY_MARKS.account_person.key;
 
 /**
  * Brings `account_person` up to the payments with `id <= untilId`: the (account, ID) pairs of the rows stored
  * since its high-water mark are added (pairs already there left alone), set-based, in one transaction with
- * the new mark; built in full when no mark is recorded. No DISTINCT: measured on the 250,000-recipient bench
- * store (3.1 M rows into 250,036 pairs), letting the primary key drop the repeats took 2.7 s of CPU against
- * 3.8 s for SELECT DISTINCT (which sorts every row).
+ * the new mark. On the first run of a store it is built from every payment together with
+ * `payment_group_stats` when that is not built yet either (one scan and sort of the payments for both:
+ * src/db/summary-tables.ts {@link refreshPersonSummary}).
  */
 export async function refreshAccountPersons(db: Kysely<DB>, untilId: number): Promise<void> {
-  await refreshFromNewPayments(db, 'account_person', { detector: 'shared_account', key: ACCOUNT_PERSON_HIGH_WATER }, async (trx, since, until) => {
-    const pairs = trx
-      .selectFrom('payment')
-      .select(['account', 'id_number'])
-      .where('account', 'is not', null)
-      .where('account', '<>', '')
-      .where('id', '<=', until)
-      .$if(since !== null, (q) => q.where('id', '>', since!));
-    await trx
-      .insertInto('account_person')
-      .columns(['account', 'id_number'])
-      .expression(pairs)
-      .onConflict((oc) => oc.columns(['account', 'id_number']).doNothing())
-      .execute();
-  }, untilId);
+  await refreshPersonSummary(db, 'account_person', untilId);
 }
 
 /**
