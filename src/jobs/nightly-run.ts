@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { DB } from '../db/schema.ts';
 import type { Settings } from '../config/settings.ts';
 import type { Store } from '../db/connection.ts';
-import { ingestInbox, type FileReport } from '../ingest/ingest.ts';
+import { ingestInbox, listInbox, type FileReport } from '../ingest/ingest.ts';
 import { refreshDeathFacts } from '../matching/death-facts.ts';
 import { DETECTORS } from '../detectors/index.ts';
 import type { Detector, DetectorStats, Finding } from '../detectors/types.ts';
@@ -85,6 +85,9 @@ export interface RunResult {
 export async function runNightly(opts: RunOptions): Promise<RunResult> {
   const { store, logger, settings, asOf } = opts;
   const db = store.db;
+  // A missing or malformed inbox (a typo in --inbox) is refused before a run is recorded: a failed run would
+  // make the next night's run compute in full (src/detectors/scope.ts).
+  listInbox(opts.inbox);
   const startedAt = new Date().toISOString();
   const begun = await store.beginRun(asOf, os.hostname(), process.pid, startedAt);
   if ('heldBy' in begun) throw new RunLockedError(begun.heldBy);
