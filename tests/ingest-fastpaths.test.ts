@@ -18,18 +18,8 @@ import { decodeGb18030, gb18030CompletePrefix, Utf8Validator } from '../src/inge
 import { parseFile, parseSettings, vocabularyOf, type ParsedMessage } from '../src/ingest/file-parser.ts';
 import { classifyRow, headerKey, matchHeader } from '../src/ingest/layout.ts';
 import { buildVocabulary, cleanName, digitsLost, isStableHan, parseCleanAmountFen, parseCleanId, parsePaymentRow } from '../src/ingest/parse-rows.ts';
+import { prng as rng } from '../src/matching/eval/scenario.ts';
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fatalValid(bytes: Uint8Array): boolean {
   try {
