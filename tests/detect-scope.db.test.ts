@@ -3,8 +3,8 @@
  * per-group payment statistics stay equal to a full GROUP BY as rows are added, and a run detects
  * incrementally only after a succeeded run with the same fingerprint.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDb, ENGINES, type TestDb } from './helpers/engines.ts';
+import { describe, expect, it } from 'vitest';
+import { ENGINES, freshStoreEachTest, type TestDb } from './helpers/engines.ts';
 import type { Store } from '../src/db/connection.ts';
 import { refreshDeathFacts } from '../src/matching/death-facts.ts';
 import { refreshGroupStats } from '../src/detectors/amount-anomaly.ts';
@@ -61,13 +61,9 @@ const C = '110101194001010054';
 describe.each(ENGINES)('incremental detection pieces (%s)', (engine) => {
   let t: TestDb;
   let store: Store;
-  beforeEach(async () => {
-    t = await createTestDb(engine);
-    store = await t.open();
-  });
-  afterEach(async () => {
-    await store.close();
-    await t.cleanup();
+  freshStoreEachTest(engine, (db, s) => {
+    t = db;
+    store = s;
   });
 
   it('death facts report the IDs whose fact was added, changed or removed', async () => {

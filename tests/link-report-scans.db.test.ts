@@ -6,9 +6,9 @@
  * - the link stage reads the invalid payment IDs through the partial index `payment_invalid_id`, and gives
  *   the same links with it as without it.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { createTestDb, ENGINES, type TestDb } from './helpers/engines.ts';
+import { ENGINES, freshStoreEachTest, type TestDb } from './helpers/engines.ts';
 import type { Store } from '../src/db/connection.ts';
 import { migrations, SCHEME_PERIOD_HIGH_WATER } from '../src/db/migrations.ts';
 import { refreshSchemePeriods } from '../src/reports/report-data.ts';
@@ -64,13 +64,9 @@ const B = '110101194001010038';
 describe.each(ENGINES)('migration 0007: no full scans for the link stage and the reports (%s)', (engine) => {
   let t: TestDb;
   let store: Store;
-  beforeEach(async () => {
-    t = await createTestDb(engine);
-    store = await t.open();
-  });
-  afterEach(async () => {
-    await store.close();
-    await t.cleanup();
+  freshStoreEachTest(engine, (db, s) => {
+    t = db;
+    store = s;
   });
 
   /** The query the reports ran before 0007: a scan of every payment. */

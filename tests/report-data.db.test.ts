@@ -4,8 +4,8 @@
  * every engine, including evidence that is not JSON (its text is the why line), JSON that is not an object,
  * and fields that are missing or null. Findings are ordered byte-wise by detector, id_number, first_period.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDb, ENGINES, type TestDb } from './helpers/engines.ts';
+import { describe, expect, it } from 'vitest';
+import { ENGINES, freshStoreEachTest, type TestDb } from './helpers/engines.ts';
 import type { Store } from '../src/db/connection.ts';
 import { loadRunData } from '../src/reports/report-data.ts';
 import { SETTINGS } from './helpers/run-data.ts';
@@ -24,13 +24,9 @@ const EVIDENCE: [label: string, evidence: string, want: { why: string; deathDate
 describe.each(ENGINES)('report data: evidence fields (%s)', (engine) => {
   let t: TestDb;
   let store: Store;
-  beforeEach(async () => {
-    t = await createTestDb(engine);
-    store = await t.open();
-  });
-  afterEach(async () => {
-    await store.close();
-    await t.cleanup();
+  freshStoreEachTest(engine, (db, s) => {
+    t = db;
+    store = s;
   });
 
   it('reads why, death date and months after death from findings and open cases alike', async () => {

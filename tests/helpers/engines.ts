@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import pg from 'pg';
+import { afterEach, beforeEach } from 'vitest';
 import { openStore, type Engine, type Store } from '../../src/db/connection.ts';
 
 /** Engines to run database tests on: `FUNDGUARD_TEST_ENGINES` (comma-separated), default `sqlite`. */
@@ -73,4 +74,23 @@ export function engineTarget(dir: string, name = 'fundguard.db'): Promise<string
     targets.set(key, t);
   }
   return t;
+}
+
+/**
+ * Gives every test of the enclosing `describe` a fresh store of the engine: a beforeEach creates the database
+ * and opens it, then hands both to `use` (which keeps them in the suite's variables); an afterEach closes the
+ * store and drops the database.
+ */
+export function freshStoreEachTest(engine: Engine, use: (t: TestDb, store: Store) => void): void {
+  let t: TestDb;
+  let store: Store;
+  beforeEach(async () => {
+    t = await createTestDb(engine);
+    store = await t.open();
+    use(t, store);
+  });
+  afterEach(async () => {
+    await store.close();
+    await t.cleanup();
+  });
 }
