@@ -30,18 +30,6 @@ export function buildVocabulary(schemes: readonly SchemeDef[], items: readonly I
   return { schemes: s, items: i };
 }
 
-/** headerKey of scheme and item cells, remembered: an extract repeats a handful of values a million times. */
-const vocabKeys = new Map<string, string>();
-function vocabKey(raw: string): string {
-  let k = vocabKeys.get(raw);
-  if (k === undefined) {
-    k = headerKey(raw);
-    if (vocabKeys.size >= 10_000) vocabKeys.clear();
-    vocabKeys.set(raw, k);
-  }
-  return k;
-}
-
 function cell<F extends string>(cells: readonly string[], columns: Partial<Record<F, number>>, f: F): string {
   const idx = columns[f];
   if (idx === undefined) return '';
@@ -187,6 +175,8 @@ class Memo<T> {
   }
 }
 
+/** headerKey of scheme and item cells, remembered: an extract repeats a handful of values a million times. */
+const vocabKeyMemo = new Memo(headerKey, 10_000);
 const periodMemo = new Memo(parsePeriod);
 const paidOnMemo = new Memo((raw) => parseDate(raw, 'payment date'));
 const sexMemo = new Memo((raw) => ({ sex: parseSex(raw) }));
@@ -206,10 +196,10 @@ function memosOf(vocab: Vocabulary): VocabMemos {
   let m = vocabMemos.get(vocab);
   if (!m) {
     m = {
-      scheme: new Memo((raw) => ({ code: vocab.schemes.get(vocabKey(raw)) })),
+      scheme: new Memo((raw) => ({ code: vocab.schemes.get(vocabKeyMemo.get(raw)) })),
       item: new Memo((cellText) => {
         const raw = cellText.normalize('NFC');
-        return { raw, code: vocab.items.get(vocabKey(raw)) ?? raw };
+        return { raw, code: vocab.items.get(vocabKeyMemo.get(raw)) ?? raw };
       }),
     };
     vocabMemos.set(vocab, m);
