@@ -4,6 +4,7 @@
  * incrementally only after a succeeded run with the same fingerprint.
  */
 import { describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { ENGINES, freshStoreEachTest, type TestDb } from './helpers/engines.ts';
 import type { Store } from '../src/db/connection.ts';
 import { refreshDeathFacts } from '../src/matching/death-facts.ts';
@@ -13,7 +14,7 @@ import { silentLogger } from '../src/log.ts';
 import type { DetectorIncremental } from '../src/detectors/scope.ts';
 import type { Finding } from '../src/detectors/types.ts';
 import { migrations } from '../src/db/migrations.ts';
-import { detectionFingerprint, planDetection, saveRunState } from '../src/detectors/scope.ts';
+import { detectionFingerprint, idsWithNewRows, planDetection, saveRunState } from '../src/detectors/scope.ts';
 import { loadSettings } from '../src/config/settings.ts';
 
 let seq = 0;
@@ -247,5 +248,52 @@ describe.each(ENGINES)('incremental detection pieces (%s)', (engine) => {
     const p4 = await planDetection(store.db, r4, fp, new Set());
     expect(p4).toMatchObject({ mode: 'incremental', prevRunId: r3, sinceId: p3.untilId, oldPeriods: ['2024-04'] });
     expect(p4.mode === 'incremental' && [...p4.freshPeriods]).toEqual(['2024-05']);
+  });
+});
+
+describe.each(ENGINES)('payment natural key and lookups by person (%s)', (engine) => {
+  let t: TestDb;
+  let store: Store;
+  freshStoreEachTest(engine, (db, s) => {
+    t = db;
+    store = s;
+  });
+
+  it('SQLite keys payments by period first and reads a person with a skip-scan; PostgreSQL keeps the key by person', async () => {
+    const periods = ['2024-01', '2024-02', '2024-03', '2024-04'];
+    // 20 people: SQLite skip-scans only a leading column with 18 or more rows per value.
+    const people = [A, B, C, ...Array.from({ length: 17 }, (_, i) => `1101011950010${String(100 + i)}X`)];
+    await addPayments(store, people.flatMap((id) => periods.map((period) => ({ id, period, fen: 100 }))));
+    await store.optimize();
+    const lookup = sql`SELECT id FROM payment WHERE id_number IN (${A}, ${C}) ORDER BY id`;
+    expect((await lookup.execute(store.db)).rows).toHaveLength(8);
+    if (engine === 'sqlite') {
+      const cols = await sql<{ name: string }>`SELECT name FROM pragma_index_info('payment_natural_key') ORDER BY seqno`.execute(store.db);
+      expect(cols.rows.map((c) => c.name)).toEqual(['period', 'id_number', 'scheme', 'item', 'batch']);
+      const stat = async (): Promise<string[]> => (await sql<{ stat: string }>`SELECT stat FROM sqlite_stat1 WHERE idx = 'payment_natural_key'`.execute(store.db)).rows.map((r) => r.stat);
+      // 80 rows (max id), 4 periods: 20 rows per period.
+      expect(await stat()).toEqual(['80 20 1 1 1 1']);
+      const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT id FROM payment WHERE id_number IN (${A}, ${C})`.execute(store.db);
+      expect(plan.rows.map((r) => r.detail).join(' | ')).toContain('payment_natural_key (ANY(period) AND id_number=?)');
+      // A store without the statistics (one made before migration 0009) gets them when it is opened.
+      await sql`DELETE FROM sqlite_stat1 WHERE idx = 'payment_natural_key'`.execute(store.db);
+      await store.close();
+      store = await t.open();
+      expect(await stat()).toEqual(['80 20 1 1 1 1']);
+    } else {
+      const def = await sql<{ indexdef: string }>`SELECT indexdef FROM pg_indexes WHERE indexname = 'payment_natural_key'`.execute(store.db);
+      expect(def.rows[0]!.indexdef).toContain('(id_number, period, scheme, item, batch)');
+    }
+  });
+
+  it('idsWithNewRows finds the IDs with new rows in fresh and in old periods, and only those', async () => {
+    await addPayments(store, [{ id: A, period: '2024-01', fen: 100 }, { id: B, period: '2024-01', fen: 100 }, { id: C, period: '2024-01', fen: 100 }]);
+    const sinceId = 3;
+    await addPayments(store, [{ id: A, period: '2024-02', fen: 100 }, { id: B, period: '2024-01', fen: 50, item: 'back_pay' }]);
+    await store.optimize();
+    const inc = { prevRunId: 1, sinceId, untilId: 5, freshPeriods: new Set(['2024-02']), oldPeriods: ['2024-01'], deathChanged: new Set<string>() };
+    expect([...(await idsWithNewRows(store.db, [A, B, C], inc))].sort()).toEqual([A, B]);
+    expect([...(await idsWithNewRows(store.db, [A, B, C], { ...inc, oldPeriods: [] }))]).toEqual([A]);
+    expect([...(await idsWithNewRows(store.db, [C], inc))]).toEqual([]);
   });
 });

@@ -126,6 +126,40 @@ export async function openSqlite(file: string): Promise<Store> {
     return rows.map((r) => ({ ...r, id: Number(r.id), fileId: Number(r.fileId), amountFen: Number(r.amountFen), firstAmountFen: Number(r.firstAmountFen) }));
   };
 
+  /**
+   * Planner statistics for `payment_natural_key` (period, id_number, scheme, item, batch; migration 0009): the
+   * row count and the rows per stored period. With them SQLite reads a lookup by person (`id_number = ?`,
+   * `id_number IN (…)`) as a skip-scan, one seek per period; without them it scans every payment. Written
+   * directly (sqlite_stat1 is documented as writable) because `PRAGMA optimize` analyses a table only when its
+   * size has changed a lot, and with `analysis_limit` it samples the index's first pages, which hold one period.
+   * The counts are read through the index (max(id), then one seek per period): cheap at any size.
+   */
+  const writePaymentKeyStats = (): void => {
+    const cols = (raw.prepare(`SELECT name FROM pragma_index_info('payment_natural_key') ORDER BY seqno`).all() as { name: string }[]).map((c) => c.name);
+    if (cols[0] !== 'period') return;
+    const n = Number((raw.prepare('SELECT max(id) AS n FROM payment').get() as { n: number | null }).n ?? 0);
+    const periods = Number(
+      (raw.prepare(
+        `WITH RECURSIVE p(x) AS (SELECT min(period) FROM payment UNION ALL SELECT (SELECT min(period) FROM payment WHERE period > p.x) FROM p WHERE p.x IS NOT NULL)
+         SELECT count(x) AS n FROM p`,
+      ).get() as { n: number }).n,
+    );
+    if (!raw.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'`).get()) raw.exec('ANALYZE sqlite_schema');
+    raw.transaction(() => {
+      raw.prepare(`DELETE FROM sqlite_stat1 WHERE tbl = 'payment' AND idx = 'payment_natural_key'`).run();
+      if (raw.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat4'`).get()) raw.prepare(`DELETE FROM sqlite_stat4 WHERE tbl = 'payment' AND idx = 'payment_natural_key'`).run();
+      if (n > 0 && periods > 0) {
+        raw.prepare(`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('payment', 'payment_natural_key', ?)`).run(`${n} ${Math.max(1, Math.round(n / periods))} 1 1 1 1`);
+      }
+    })();
+    raw.exec('ANALYZE sqlite_schema'); // the planner reloads the statistics
+  };
+  {
+    // A store that has payments but no statistics for the key (made before migration 0009, or never optimized).
+    const hasStats = raw.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'`).get() && raw.prepare(`SELECT 1 FROM sqlite_stat1 WHERE idx = 'payment_natural_key'`).get();
+    if (!hasStats && raw.prepare('SELECT 1 FROM payment LIMIT 1').get()) writePaymentKeyStats();
+  }
+
   let loading = false;
   const store: Store = {
     engine: 'sqlite',
@@ -272,6 +306,7 @@ export async function openSqlite(file: string): Promise<Store> {
     async optimize() {
       raw.pragma('analysis_limit = 1000');
       raw.pragma('optimize');
+      writePaymentKeyStats();
     },
     async endRun() {
       // The lock is the `running` row itself: the caller sets the final status.

@@ -339,7 +339,7 @@ async function judgePeers(
 async function scopePersons(db: Kysely<DB>, inc: DetectorIncremental, excluded: readonly string[], p: Params): Promise<Set<string>> {
   const candidates = new Set((await candidateGroupQuery(db, excluded, p).execute()).map((r) => r.id_number));
   const relevant = new Set([...candidates, ...inc.previous.map((f) => f.idNumber)]);
-  const scope = await idsWithNewRows(db, relevant, inc.sinceId);
+  const scope = await idsWithNewRows(db, relevant, inc);
   for (const id of await ownersOf(db, inc.claimChanged)) if (relevant.has(id)) scope.add(id);
   if (inc.oldPeriods.length > 0) {
     const touched = new Set((await oldPeriodRows(db, inc)).filter((r) => r.amount_fen > 0 && !excluded.includes(r.item)).map(peerKey));

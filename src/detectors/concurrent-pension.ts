@@ -220,7 +220,7 @@ async function incrementalFindings(db: Kysely<DB>, inc: DetectorIncremental, cla
   // payment whose claim changed can have gained, changed or lost a finding.
   await refreshGroupStats(db, inc.untilId);
   const candidates = await drawingBoth(db, resident, others, exempt);
-  const persons = await idsWithNewRows(db, candidates, inc.sinceId);
+  const persons = await idsWithNewRows(db, candidates, inc);
   if (inc.claimChanged.size > 0) {
     const both = new Set(candidates);
     for (const id of await ownersOf(db, inc.claimChanged)) if (both.has(id)) persons.add(id);

@@ -158,7 +158,7 @@ export const deceasedPayment: Detector = {
         scope.add(id);
       }
       for (const id of re.withNewRows) if (fps.has(id)) scope.add(id);
-      for (const id of await idsWithNewRows(ctx.db, [...fps.keys()].filter((id) => !re.withNewRows.has(id)), inc.sinceId)) scope.add(id);
+      for (const id of await idsWithNewRows(ctx.db, [...fps.keys()].filter((id) => !re.withNewRows.has(id)), inc)) scope.add(id);
       for (const id of owners) scope.add(id);
       const s = scope;
       deaths = re.deaths.filter((d) => s.has(d.idNumber));
@@ -175,7 +175,7 @@ export const deceasedPayment: Detector = {
         for (const [id, fp] of fps) if (before.get(id) !== fp) scope.add(id);
         for (const id of before.keys()) if (!fps.has(id)) scope.add(id);
         for (const id of inc.deathChanged) scope.add(id);
-        for (const id of await idsWithNewRows(ctx.db, fps.keys(), inc.sinceId)) scope.add(id);
+        for (const id of await idsWithNewRows(ctx.db, fps.keys(), inc)) scope.add(id);
         for (const id of await ownersOf(ctx.db, inc.claimChanged)) scope.add(id);
         const s = scope;
         deaths = all.filter((d) => s.has(d.idNumber));

@@ -133,7 +133,8 @@ export async function planDetection(db: Kysely<DB>, runId: number, fingerprint: 
   if (Number(missing.n) > 0) return full(`findings of run ${prevRunId} have no payment ids`);
   const sinceId = Number(state.get('high_water'));
   const known = new Set(JSON.parse(state.get('periods')!) as string[]);
-  const newPeriods = (await db.selectFrom('payment').select('period').distinct().where('id', '>', sinceId).execute()).map((r) => r.period);
+  // Both bounds: the planner then reads the new rows by id instead of every entry of the period-first key.
+  const newPeriods = (await db.selectFrom('payment').select('period').distinct().where('id', '>', sinceId).where('id', '<=', untilId).execute()).map((r) => r.period);
   const freshPeriods = new Set(newPeriods.filter((p) => !known.has(p)));
   const oldPeriods = newPeriods.filter((p) => known.has(p)).sort();
   const mark = state.get('events_mark');
@@ -156,7 +157,7 @@ export async function saveRunState(db: Kysely<DB>, runId: number, fingerprint: s
     const hw = last ? await readState(db, Number(last.run_id), RUN, 'high_water') : null;
     if (last && hw !== null) {
       const prev = JSON.parse((await readState(db, Number(last.run_id), RUN, 'periods'))!) as string[];
-      const since = (await db.selectFrom('payment').select('period').distinct().where('id', '>', Number(hw)).execute()).map((r) => r.period);
+      const since = (await db.selectFrom('payment').select('period').distinct().where('id', '>', Number(hw)).where('id', '<=', plan.untilId).execute()).map((r) => r.period);
       periods = [...new Set([...prev, ...since])].sort();
     } else {
       periods = (await db.selectFrom('payment').select('period').distinct().execute()).map((r) => r.period).sort();
@@ -233,11 +234,25 @@ export function chunksOf<T>(xs: readonly T[], n = 400): T[][] {
   return out;
 }
 
-/** Of the given resident IDs, those with a payment row stored since the previous run. */
-export async function idsWithNewRows(db: Kysely<DB>, ids: Iterable<string>, sinceId: number): Promise<Set<string>> {
+/**
+ * Of the given resident IDs, those with a payment row stored since the previous run (`sinceId < id <= untilId`).
+ * The lookup names the new rows' periods (fresh and old), so that each ID is one seek per new period on either
+ * key order (SQLite's key is period-first, migration 0009) instead of one per stored period.
+ */
+export async function idsWithNewRows(db: Kysely<DB>, ids: Iterable<string>, inc: Incremental): Promise<Set<string>> {
   const out = new Set<string>();
+  const periods = [...new Set([...inc.freshPeriods, ...inc.oldPeriods])].sort();
+  if (periods.length === 0) return out;
   for (const c of chunksOf([...new Set(ids)])) {
-    const rows = await db.selectFrom('payment').select('id_number').distinct().where('id_number', 'in', c).where('id', '>', sinceId).execute();
+    const rows = await db
+      .selectFrom('payment')
+      .select('id_number')
+      .distinct()
+      .where('period', 'in', periods)
+      .where('id_number', 'in', c)
+      .where('id', '>', inc.sinceId)
+      .where('id', '<=', inc.untilId)
+      .execute();
     for (const r of rows) out.add(r.id_number);
   }
   return out;

@@ -210,12 +210,22 @@ async function incrementalFindings(db: Kysely<DB>, inc: DetectorIncremental, min
   // can have gained, changed or lost it: one GROUP BY over account_person, then the candidates' people's new rows.
   const candidates = await candidatePersons(db, minPersons);
   // A new row into a candidate account is a new row of one of its persons (account_person is up to date):
-  // the persons' new rows are read through the (person, period) index, not by a pass over all new rows.
+  // the persons' new rows are read through the natural key, not by a pass over all new rows.
   const touched = new Set<string>();
   const ids = new Set<string>();
   for (const list of candidates.values()) for (const id of list) ids.add(id);
-  for (const c of chunksOf([...ids].sort(byteCmp))) {
-    const rows = await db.selectFrom('payment').select('account').distinct().where('id_number', 'in', c).where('id', '>', inc.sinceId).where('id', '<=', inc.untilId).execute();
+  // Named periods: one seek per new period and person on either key order (SQLite's is period-first).
+  const periods = [...new Set([...inc.freshPeriods, ...inc.oldPeriods])].sort();
+  for (const c of periods.length === 0 ? [] : chunksOf([...ids].sort(byteCmp))) {
+    const rows = await db
+      .selectFrom('payment')
+      .select('account')
+      .distinct()
+      .where('period', 'in', periods)
+      .where('id_number', 'in', c)
+      .where('id', '>', inc.sinceId)
+      .where('id', '<=', inc.untilId)
+      .execute();
     for (const r of rows) if (r.account !== null && candidates.has(r.account)) touched.add(r.account);
   }
   const persons = new Map([...candidates].filter(([account]) => touched.has(account)));

@@ -678,7 +678,10 @@ export async function relinkDeaths(db: Kysely<DB>, sinceId: number, ids: Iterabl
   const relinked = new Set<string>();
   for (const id of ids) relinked.add(id);
   const withNewRows = new Set<string>();
-  // Valid death-record IDs with rows stored since the previous run.
+  // Valid death-record IDs with rows stored since the previous run. The new rows are read once, by id (both
+  // bounds, so the planner does not walk the period-first key); a correlated EXISTS per death record would
+  // look each one up by person — or, through the id range, re-read the new rows once per record.
+  const untilId = Number((await db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
   const fresh = await db
     .selectFrom('death_record as d')
     .select('d.id_number')
@@ -686,7 +689,7 @@ export async function relinkDeaths(db: Kysely<DB>, sinceId: number, ids: Iterabl
     .where('d.is_death', '=', 1)
     .where('d.id_valid', '=', 1)
     .where('d.death_date', 'is not', null)
-    .where((eb) => eb.exists(eb.selectFrom('payment as p').select('p.id').whereRef('p.id_number', '=', 'd.id_number').where('p.id', '>', sinceId)))
+    .where('d.id_number', 'in', (eb) => eb.selectFrom('payment as p').select('p.id_number').where('p.id', '>', sinceId).where('p.id', '<=', untilId))
     .execute();
   for (const r of fresh) {
     relinked.add(r.id_number);
