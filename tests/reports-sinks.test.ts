@@ -7,7 +7,18 @@ import { describe, expect, it } from 'vitest';
 import { findingsCsv, findingsRows } from '../src/reports/findings-csv.ts';
 import { rejectsCsv } from '../src/reports/rejects-csv.ts';
 import { stopRequests, stopRequestsCsv } from '../src/reports/stop-requests-csv.ts';
-import { buildWorklist, worklistStem, worklistsXlsx, WORKLIST_SHEET } from '../src/reports/worklists-xlsx.ts';
+import { worklistStem, worklistsXlsx, writeWorklist, WORKLIST_SHEET, type WorklistInfo } from '../src/reports/worklists-xlsx.ts';
+import type { OpenCase } from '../src/reports/report-data.ts';
+
+/** A work list written to a temporary file and read back. */
+async function worklistBack(cases: OpenCase[], info: WorklistInfo, created: Date): Promise<ExcelJS.Workbook> {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fg-wl-')), 'w.xlsx');
+  await writeWorklist(file, cases, info, created);
+  const back = new ExcelJS.Workbook();
+  await back.xlsx.readFile(file);
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  return back;
+}
 import { SINKS, writeRunReports } from '../src/reports/run-reports.ts';
 import { finding, openCase, runData, SETTINGS } from './helpers/run-data.ts';
 
@@ -100,13 +111,11 @@ describe('stop-requests.csv', () => {
 
 describe('work list XLSX (WORKLIST-FORMAT.md)', () => {
   it('writes typed cells: numbers for amounts (negative too), text for IDs and accounts, strings never formulas', async () => {
-    const wb = buildWorklist(
+    const back = await worklistBack(
       [openCase({ id: 7, name: '=HYPERLINK("x")', amountFen: -12345, accounts: ['6217000010000000011', '0012345678901234567'], why: 'why\u0001line' }), openCase({ id: 9, name: '@SUM(1)' })],
       { districtCode: '360102', districtName: '东湖区', asOf: '2025-06-30', runId: 1 },
       new Date('2025-06-30T16:00:00Z'),
     );
-    const back = new ExcelJS.Workbook();
-    await back.xlsx.load(await wb.xlsx.writeBuffer());
     const ws = back.getWorksheet(WORKLIST_SHEET)!;
     expect(back.worksheets[0]!.name).toBe(WORKLIST_SHEET);
     const r = ws.getRow(2);
@@ -126,9 +135,7 @@ describe('work list XLSX (WORKLIST-FORMAT.md)', () => {
   });
 
   it('puts drop-down lists on 核查结果 and 追回渠道, a decimal check on 追回金额, and freezes and filters the header', async () => {
-    const wb = buildWorklist([openCase({ id: 1 }), openCase({ id: 2 }), openCase({ id: 3 })], { districtCode: '360102', districtName: '东湖区', asOf: '2025-06-30', runId: 1 }, new Date(0));
-    const back = new ExcelJS.Workbook();
-    await back.xlsx.load(await wb.xlsx.writeBuffer());
+    const back = await worklistBack([openCase({ id: 1 }), openCase({ id: 2 }), openCase({ id: 3 })], { districtCode: '360102', districtName: '东湖区', asOf: '2025-06-30', runId: 1 }, new Date(0));
     const ws = back.getWorksheet(WORKLIST_SHEET)!;
     for (const row of [2, 4]) {
       expect(ws.getCell(`O${row}`).dataValidation).toMatchObject({ type: 'list', formulae: ['"核查中,核实属实,误报（非本人或未死亡）,已暂停发放,已发追回通知,已签还款计划,已全额追回,移送稽核/司法,核销"'] });
@@ -137,7 +144,16 @@ describe('work list XLSX (WORKLIST-FORMAT.md)', () => {
     }
     expect(ws.views[0]).toMatchObject({ state: 'frozen', ySplit: 1 });
     expect(ws.autoFilter).toBeTruthy();
+    // The header row is printed on every page; row 1 holds the headers, in bold.
+    expect(ws.pageSetup.printTitlesRow).toBe('1:1');
+    expect(ws.getRow(1).getCell(1).value).toBe('case_id');
+    expect(ws.getRow(1).getCell(19).value).toBe('备注');
+    expect(ws.getRow(1).font).toMatchObject({ bold: true });
+    expect(ws.rowCount).toBe(4);
     expect(back.worksheets.map((w) => w.name)).toEqual([WORKLIST_SHEET, '说明']);
+    const help = back.getWorksheet('说明')!;
+    expect(help.getRow(1).values).toEqual([undefined, '区县', '360102 东湖区']);
+    expect(help.getRow(4).values).toEqual([undefined, '未结案件数', '3']);
   });
 
   it('writes one file per district with open cases, ordered by amount then case id, and removes stale ones', async () => {

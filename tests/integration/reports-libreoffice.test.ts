@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertToCsv } from '../helpers/libreoffice.ts';
 import { expectedCases } from '../helpers/report-inbox.ts';
 import { openCase } from '../helpers/run-data.ts';
-import { buildWorklist } from '../../src/reports/worklists-xlsx.ts';
+import { writeWorklist } from '../../src/reports/worklists-xlsx.ts';
 import { runScenario, type Scenario } from '../helpers/report-run.ts';
 
 let s: Scenario;
@@ -68,7 +68,7 @@ describe('a work list with a negative amount through LibreOffice', () => {
       openCase({ id: 7, name: '+1+1', amountFen: 0, notFound: true }),
     ];
     const file = path.join(fs.mkdtempSync(path.join(s.root, 'neg-')), 'neg.xlsx');
-    await buildWorklist(cases, { districtCode: '360102', districtName: '东湖区', asOf: '2025-06-30', runId: 1 }, new Date(0)).xlsx.writeFile(file);
+    await writeWorklist(file, cases, { districtCode: '360102', districtName: '东湖区', asOf: '2025-06-30', runId: 1 }, new Date(0));
     const [csv] = await convertToCsv([file], path.dirname(file));
     const rows = (parse(fs.readFileSync(csv!), { bom: true, relax_column_count: true }) as string[][]).slice(1);
     expect(rows.map((r) => [r[0], r[5], r[10]])).toEqual([
