@@ -145,7 +145,7 @@ export const deceasedPayment: Detector = {
       // No death record changed: relink only what the new rows can have changed (link.ts relinkDeaths); a
       // verdict it does not cover is the previous run's, and so is its fingerprint.
       const owners = await ownersOf(ctx.db, inc.claimChanged);
-      const re = await relinkDeaths(ctx.db, inc.sinceId, owners);
+      const re = await relinkDeaths(ctx.db, inc.sinceId, owners, [...inc.freshPeriods, ...inc.oldPeriods]);
       ctx.logger.info({ step: 'link', mode: 'relink', ...re.stats }, `relinked ${re.stats.relinkedIds} death record ID(s): ${re.stats.recipients} recipient(s)`);
       const fps = new Map(re.deaths.map((d) => [d.idNumber, verdictFingerprint(d)]));
       const before = await readStates(ctx.db, inc.prevRunId, 'deceased_payment');

@@ -650,8 +650,10 @@ const birth8 = (b: string | null): string | null => (b ? b.replace(/-/g, '') : n
  * tests/link-incremental.db.test.ts.
  * @param ids valid resident IDs to relink besides (those with new payment rows; owners of changed claims)
  * @param sinceId payment rows with `id > sinceId` are new
+ * @param newPeriods the periods (`YYYY-MM`) of the new rows when the caller knows them (the detection plan
+ *   does); read from the new rows otherwise
  */
-export async function relinkDeaths(db: Kysely<DB>, sinceId: number, ids: Iterable<string> = []): Promise<Relink> {
+export async function relinkDeaths(db: Kysely<DB>, sinceId: number, ids: Iterable<string> = [], newPeriods?: readonly string[]): Promise<Relink> {
   // Every death-record ID, light: which are valid, and the birth dates the damaged-ID blocks compare.
   // Every death record that reports a death (one read; block 1 reads payments for those without a date too).
   const light = await db
@@ -678,22 +680,28 @@ export async function relinkDeaths(db: Kysely<DB>, sinceId: number, ids: Iterabl
   const relinked = new Set<string>();
   for (const id of ids) relinked.add(id);
   const withNewRows = new Set<string>();
-  // Valid death-record IDs with rows stored since the previous run. The new rows are read once, by id (both
-  // bounds, so the planner does not walk the period-first key); a correlated EXISTS per death record would
-  // look each one up by person — or, through the id range, re-read the new rows once per record.
+  // Valid death-record IDs with rows stored since the previous run: looked up by (new period, ID), one seek
+  // each on either key order. (Through the id range, SQLite read every new row into a temporary index: 3.1 s
+  // for a 1M-row month, against ≈ 0.1 s this way.)
   const untilId = Number((await db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
-  const fresh = await db
-    .selectFrom('death_record as d')
-    .select('d.id_number')
-    .distinct()
-    .where('d.is_death', '=', 1)
-    .where('d.id_valid', '=', 1)
-    .where('d.death_date', 'is not', null)
-    .where('d.id_number', 'in', (eb) => eb.selectFrom('payment as p').select('p.id_number').where('p.id', '>', sinceId).where('p.id', '<=', untilId))
-    .execute();
-  for (const r of fresh) {
-    relinked.add(r.id_number);
-    withNewRows.add(r.id_number);
+  const periods = newPeriods
+    ? [...newPeriods]
+    : (await db.selectFrom('payment').select('period').distinct().where('id', '>', sinceId).where('id', '<=', untilId).execute()).map((r) => r.period);
+  const datedValid = [...new Set(light.filter((r) => Number(r.id_valid) === 1 && r.death_date !== null).map((r) => r.id_number))].sort();
+  for (let i = 0; periods.length > 0 && i < datedValid.length; i += 400) {
+    const rows = await db
+      .selectFrom('payment')
+      .select('id_number')
+      .distinct()
+      .where('period', 'in', periods)
+      .where('id_number', 'in', datedValid.slice(i, i + 400))
+      .where('id', '>', sinceId)
+      .where('id', '<=', untilId)
+      .execute();
+    for (const r of rows) {
+      relinked.add(r.id_number);
+      withNewRows.add(r.id_number);
+    }
   }
   const validWithDate = new Set<string>();
   for (const r of light) {
