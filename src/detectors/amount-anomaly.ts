@@ -208,7 +208,7 @@ function candidateGroupQuery(db: Kysely<DB>, excluded: readonly string[], p: Par
 
 /**
  * Rows of the candidate groups (of some persons only, when given), ordered by person, scheme, item, period, id.
- * The groups are read first and their persons' rows looked up by ID (the `payment_natural_key` index, whose prefix is (id_number, period): migration 0008): a join
+ * The groups are read first and their persons' rows looked up by ID (the `payment_natural_key` index; a skip-scan on SQLite, migration 0009): a join
  * left to the planner was seen to scan every payment instead.
  */
 async function candidateGroups(db: Kysely<DB>, excluded: readonly string[], p: Params, persons?: readonly string[]): Promise<PaymentRow[]> {

@@ -25,7 +25,7 @@
  * payments — about one row per recipient — kept up to date set-based with the rows stored since its
  * high-water mark ({@link refreshAccountPersons}; filled by migration 0006 for older stores). An account can
  * only be flagged when it has `minPersons` or more people in it at all, so the candidates are one GROUP BY
- * over that small table; their payments are read back through their persons (the `payment_natural_key` index, whose prefix is (id_number, period): migration 0008)
+ * over that small table; their payments are read back through their persons (the `payment_natural_key` index: one seek per person, or per person and period on SQLite, whose key is period-first: migration 0009)
  * and the exact rule applied to them. No GROUP BY and no scan over every payment, except once per store when
  * the table is first filled (by migration 0006, or by the first run of a new store); no index on the account
  * (it costs more at ingest than it saves here, see migration 0005). On the 250,000-recipient bench store
@@ -178,7 +178,7 @@ async function candidatePersons(db: Kysely<DB>, minPersons: number, among?: read
 
 /**
  * Every payment into the given accounts (account → IDs paid into it, from `account_person`), ordered by
- * account (byte-wise), then id. Read through the persons (the `payment_natural_key` index, whose prefix is (id_number, period): migration 0008), not by a scan of
+ * account (byte-wise), then id. Read through the persons (the `payment_natural_key` index; a skip-scan on SQLite, migration 0009), not by a scan of
  * every payment: each person's rows are read once and those into other accounts dropped.
  */
 async function accountRows(db: Kysely<DB>, persons: ReadonlyMap<string, readonly string[]>): Promise<PaymentRow[]> {

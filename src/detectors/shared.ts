@@ -153,8 +153,8 @@ export async function countPayments(db: Kysely<DB>): Promise<number> {
 
 /**
  * (person, period) pairs holding two or more payment rows — a necessary condition for a duplicate (two copies)
- * and for concurrent pensions (two schemes). One scan of the index `payment_natural_key` (its prefix is
- * (id_number, period): migration 0008), without a sort or a table lookup; on the bench data about 0.3 % of the pairs qualify, so the
+ * and for concurrent pensions (two schemes). One scan of the index `payment_natural_key` (its first two columns are
+ * id_number and period in either order: migrations 0008, 0009), without a sort or a table lookup; on the bench data about 0.3 % of the pairs qualify, so the
  * GROUP BYs of those detectors run over a small fraction of the rows.
  */
 export function multiRowPairs(db: Kysely<DB>) {
