@@ -36,7 +36,7 @@ import { fullestName } from '../matching/names.ts';
 import type { DB } from '../db/schema.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
 import { byteCmp, type PaymentRow } from './shared.ts';
-import { carryStates, idsWithNewRows, ownersOf, readState, readStates, writeStates } from './scope.ts';
+import { carryStates, idsWithNewRows, newPeriodsOf, ownersOf, readState, readStates, writeStates } from './scope.ts';
 
 /** A payment row a finding may count (period after the death month, item not exempt). */
 export type CandidatePayment = Pick<PaymentRow, 'id' | 'id_number' | 'name' | 'scheme' | 'item' | 'period' | 'amount_fen' | 'paid_on' | 'district_code'>;
@@ -145,7 +145,7 @@ export const deceasedPayment: Detector = {
       // No death record changed: relink only what the new rows can have changed (link.ts relinkDeaths); a
       // verdict it does not cover is the previous run's, and so is its fingerprint.
       const owners = await ownersOf(ctx.db, inc.claimChanged);
-      const re = await relinkDeaths(ctx.db, inc.sinceId, owners, [...inc.freshPeriods, ...inc.oldPeriods]);
+      const re = await relinkDeaths(ctx.db, inc.sinceId, owners, newPeriodsOf(inc));
       ctx.logger.info({ step: 'link', mode: 'relink', ...re.stats }, `relinked ${re.stats.relinkedIds} death record ID(s): ${re.stats.recipients} recipient(s)`);
       const fps = new Map(re.deaths.map((d) => [d.idNumber, verdictFingerprint(d)]));
       const before = await readStates(ctx.db, inc.prevRunId, 'deceased_payment');

@@ -234,26 +234,28 @@ export function chunksOf<T>(xs: readonly T[], n = 400): T[][] {
   return out;
 }
 
+/** The periods (`YYYY-MM`) of the rows stored since the previous run (fresh and old), sorted. */
+export function newPeriodsOf(inc: Incremental): string[] {
+  return [...new Set([...inc.freshPeriods, ...inc.oldPeriods])].sort();
+}
+
 /**
- * Of the given resident IDs, those with a payment row stored since the previous run (`sinceId < id <= untilId`).
- * The lookup names the new rows' periods (fresh and old), so that each ID is one seek per new period on either
- * key order (SQLite's key is period-first, migration 0009) instead of one per stored period.
+ * The payment rows of some resident IDs stored since the previous run (`sinceId < id <= untilId`), as a query
+ * to select from. It names the new rows' periods, so that each ID is one seek per new period on either key
+ * order (SQLite's key is period-first, migration 0009) instead of one per stored period.
+ * @param periods {@link newPeriodsOf} `inc`; must not be empty (an empty `IN` list is not SQL)
  */
+export function newRowsOf(db: Kysely<DB>, inc: Incremental, periods: readonly string[], ids: readonly string[]) {
+  return db.selectFrom('payment').where('period', 'in', periods).where('id_number', 'in', ids).where('id', '>', inc.sinceId).where('id', '<=', inc.untilId);
+}
+
+/** Of the given resident IDs, those with a payment row stored since the previous run ({@link newRowsOf}). */
 export async function idsWithNewRows(db: Kysely<DB>, ids: Iterable<string>, inc: Incremental): Promise<Set<string>> {
   const out = new Set<string>();
-  const periods = [...new Set([...inc.freshPeriods, ...inc.oldPeriods])].sort();
+  const periods = newPeriodsOf(inc);
   if (periods.length === 0) return out;
   for (const c of chunksOf([...new Set(ids)])) {
-    const rows = await db
-      .selectFrom('payment')
-      .select('id_number')
-      .distinct()
-      .where('period', 'in', periods)
-      .where('id_number', 'in', c)
-      .where('id', '>', inc.sinceId)
-      .where('id', '<=', inc.untilId)
-      .execute();
-    for (const r of rows) out.add(r.id_number);
+    for (const r of await newRowsOf(db, inc, periods, c).select('id_number').distinct().execute()) out.add(r.id_number);
   }
   return out;
 }

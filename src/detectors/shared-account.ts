@@ -46,7 +46,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.ts';
 import { PERSON_SUMMARY_MARKS, refreshPersonSummary } from '../db/summary-tables.ts';
 import type { Detector, DetectorContext, Finding } from './types.ts';
-import { chunksOf, type DetectorIncremental } from './scope.ts';
+import { chunksOf, newPeriodsOf, newRowsOf, type DetectorIncremental } from './scope.ts';
 import { byteCmp, countPayments, districtOf, monthRanges, periodRange, PAYMENT_COLUMNS, pushTo, sortedDistinct, toPaymentRow, type PaymentRow } from './shared.ts';
 
 /** One person paid into a shared account (evidence). */
@@ -214,19 +214,9 @@ async function incrementalFindings(db: Kysely<DB>, inc: DetectorIncremental, min
   const touched = new Set<string>();
   const ids = new Set<string>();
   for (const list of candidates.values()) for (const id of list) ids.add(id);
-  // Named periods: one seek per new period and person on either key order (SQLite's is period-first).
-  const periods = [...new Set([...inc.freshPeriods, ...inc.oldPeriods])].sort();
+  const periods = newPeriodsOf(inc);
   for (const c of periods.length === 0 ? [] : chunksOf([...ids].sort(byteCmp))) {
-    const rows = await db
-      .selectFrom('payment')
-      .select('account')
-      .distinct()
-      .where('period', 'in', periods)
-      .where('id_number', 'in', c)
-      .where('id', '>', inc.sinceId)
-      .where('id', '<=', inc.untilId)
-      .execute();
-    for (const r of rows) if (r.account !== null && candidates.has(r.account)) touched.add(r.account);
+    for (const r of await newRowsOf(db, inc, periods, c).select('account').distinct().execute()) if (r.account !== null && candidates.has(r.account)) touched.add(r.account);
   }
   const persons = new Map([...candidates].filter(([account]) => touched.has(account)));
   const out = accountFindings(await accountRows(db, persons), minPersons);
