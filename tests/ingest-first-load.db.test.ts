@@ -94,6 +94,8 @@ interface Outcome {
   indexes: string[];
   integrity: { integrity_check: string }[];
   invalidIds: string[];
+  /** `PRAGMA journal_mode` after the load (SQLite; `wal` elsewhere). */
+  journal: string;
 }
 
 async function ingestWith(dir: string, inbox: string, name: string, opts: { firstLoad: boolean; worker: boolean }, store?: Store): Promise<Outcome> {
@@ -130,11 +132,13 @@ async function ingestWith(dir: string, inbox: string, name: string, opts: { firs
     // SQLite: the indexes agree with the table (a partial index kept through a first load holds every row
     // its WHERE admits), read through the partial index itself.
     const integrity = store.engine === 'sqlite' ? (await sql<{ integrity_check: string }>`PRAGMA integrity_check`.execute(db)).rows : [];
+    // SQLite: a first load runs with a rollback journal (no WAL double write) and leaves the store in WAL mode.
+    const journal = store.engine === 'sqlite' ? (await sql<{ journal_mode: string }>`PRAGMA journal_mode`.execute(db)).rows[0]!.journal_mode : 'wal';
     const invalidIds =
       store.engine === 'sqlite'
         ? (await sql<{ id_number: string }>`SELECT id_number FROM payment INDEXED BY payment_invalid_id WHERE id_valid = 0 ORDER BY id_number`.execute(db)).rows.map((r) => r.id_number)
         : [];
-    return { reports, files, payments: payments.map((p) => ({ ...p, amount_fen: Number(p.amount_fen) })), rejects, deaths, indexes, integrity, invalidIds };
+    return { reports, files, payments: payments.map((p) => ({ ...p, amount_fen: Number(p.amount_fen) })), rejects, deaths, indexes, integrity, invalidIds, journal };
   } finally {
     if (own) await store.close();
   }
@@ -158,6 +162,7 @@ describe('first load and worker threads give the results of the file-by-file pat
       expect(other.deaths).toEqual(plain.deaths);
       expect(other.indexes).toEqual(plain.indexes);
       expect(other.invalidIds).toEqual(plain.invalidIds);
+      expect(other.journal).toBe('wal');
     }
     if (fast.indexes.length) {
       expect(fast.integrity).toEqual([{ integrity_check: 'ok' }]);

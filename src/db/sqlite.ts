@@ -210,9 +210,32 @@ export async function openSqlite(file: string): Promise<Store> {
       // The index rebuild sorts every payment: its sorter spills to temporary files, which must not be in
       // memory (temp_store = MEMORY would hold the whole sort and break the RSS bound at city scale).
       // The setting cannot change inside a transaction, so it is set for the whole load, then restored.
+      if (raw.prepare('SELECT 1 FROM payment LIMIT 1').get() !== undefined) return null;
+      // The load is one transaction of gigabytes at city scale. Through the WAL every page is written twice
+      // (into the WAL, then into the database at the checkpoint); with a rollback journal a page appended to
+      // the file is written once (SQLite journals only pages that existed when the transaction began, and
+      // here the payment table is empty). A crash still rolls the whole load back (the hot journal). The WAL
+      // comes back when the load ends. `synchronous = FULL` meanwhile: in rollback mode NORMAL could leave a
+      // corrupt file after a power cut (it costs a few fsyncs: the journal holds only the first pages).
+      // Readers in other processes may wait (busy timeout) while the load writes; if another connection holds
+      // the database, the mode cannot change and the load goes through the WAL as before.
       const tempStore = Number(raw.pragma('temp_store', { simple: true }));
+      let journal: string | null = null;
+      if (file !== ':memory:' && String(raw.pragma('journal_mode', { simple: true })) === 'wal') {
+        try {
+          raw.pragma('wal_checkpoint(TRUNCATE)');
+          journal = String(raw.pragma('journal_mode = DELETE', { simple: true }));
+          if (journal === 'delete') raw.pragma('synchronous = FULL');
+        } catch {
+          journal = null; // another connection: stay in WAL
+        }
+      }
       const restore = (): void => {
         raw.pragma(`temp_store = ${tempStore}`);
+        if (journal === 'delete') {
+          raw.pragma('journal_mode = WAL');
+          raw.pragma('synchronous = NORMAL');
+        }
       };
       raw.pragma('temp_store = FILE');
       raw.exec('BEGIN IMMEDIATE');
@@ -269,9 +292,9 @@ export async function openSqlite(file: string): Promise<Store> {
               }
             }
             raw.exec('COMMIT');
-            // The load went through the WAL as one transaction: give its disk space back (the WAL file keeps
-            // its largest size otherwise). Best effort: a reader may keep part of it for now.
-            raw.pragma('wal_checkpoint(TRUNCATE)');
+            // When the load went through the WAL as one transaction: give its disk space back (the WAL file
+            // keeps its largest size otherwise). Best effort: a reader may keep part of it for now.
+            if (journal !== 'delete') raw.pragma('wal_checkpoint(TRUNCATE)');
           } catch (e) {
             if (raw.inTransaction) raw.exec('ROLLBACK');
             throw e;
