@@ -249,15 +249,6 @@ describe.each(ENGINES)('incremental detection pieces (%s)', (engine) => {
     expect(p4).toMatchObject({ mode: 'incremental', prevRunId: r3, sinceId: p3.untilId, oldPeriods: ['2024-04'] });
     expect(p4.mode === 'incremental' && [...p4.freshPeriods]).toEqual(['2024-05']);
   });
-});
-
-describe.each(ENGINES)('payment natural key and lookups by person (%s)', (engine) => {
-  let t: TestDb;
-  let store: Store;
-  freshStoreEachTest(engine, (db, s) => {
-    t = db;
-    store = s;
-  });
 
   it('SQLite keys payments by period first and reads a person with a skip-scan; PostgreSQL keeps the key by person', async () => {
     const periods = ['2024-01', '2024-02', '2024-03', '2024-04'];
