@@ -38,11 +38,14 @@ describe('time zone independence (CLI)', () => {
   it('runs twice from the CLI: the second exits 0 and changes nothing', () => {
     const db = path.join(t.dir, 'twice.db');
     const args = ['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, 'o2'), '--as-of', '2025-06-30'];
-    expect(cli(args).status).toBe(0);
+    const first = cli(args);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/^detectors: full computation \(no previous run\)$/m);
     const a = cli(['cases', 'export', '--db', db, '--out', path.join(t.dir, 'a.csv')]);
     const second = cli(args);
     expect(second.status).toBe(0);
     expect(second.stdout).toMatch(/0 new file\(s\) ingested/);
+    expect(second.stdout).toMatch(/^detectors: incremental \(what is new since run 1; the other findings carried forward\)$/m);
     const b = cli(['cases', 'export', '--db', db, '--out', path.join(t.dir, 'b.csv')]);
     expect([a.status, b.status]).toEqual([0, 0]);
     expect(fs.readFileSync(path.join(t.dir, 'b.csv'), 'utf8')).toBe(fs.readFileSync(path.join(t.dir, 'a.csv'), 'utf8'));

@@ -76,6 +76,8 @@ export interface RunResult {
   detectors: DetectorOutcome[];
   cases: Record<string, CaseChanges>;
   reports: RunReportFiles;
+  /** How the detectors ran (also in the run's stats): in full (and why), or on what is new since a run. */
+  detection: { mode: 'full'; reason: string } | { mode: 'incremental'; sinceRun: number };
 }
 
 /**
@@ -208,7 +210,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
       await pruneStates(db, runId);
     }
     await db.updateTable('run').set({ status: failed ? 'failed' : 'succeeded', ended_at: new Date().toISOString(), stats: JSON.stringify(stats), error: failed ? 'one or more detectors failed' : null }).where('id', '=', runId).execute();
-    return { runId, files, deathFacts, detectors: outcomes, cases, reports };
+    return { runId, files, deathFacts, detectors: outcomes, cases, reports, detection: plan.mode === 'full' ? { mode: 'full', reason: plan.reason } : { mode: 'incremental', sinceRun: plan.prevRunId } };
   } catch (e) {
     if (e instanceof RunStoppedError) {
       await db.updateTable('run').set({ status: 'abandoned', ended_at: new Date().toISOString(), error: e.message, stats: JSON.stringify({ timings }) }).where('id', '=', runId).execute();

@@ -26,6 +26,11 @@ export function describeRun(r: RunResult, asOf: string): string {
   const out: string[] = [];
   out.push(`fundguard run ${r.runId} for ${asOf}: ${ingested.length} new file(s) ingested (${rows} rows read, ${rej} rejected), ${r.files.length - ingested.length - rejected.length} already known, ${rejected.length} rejected whole`);
   for (const f of rejected) out.push(`  rejected file ${f.path}: ${f.error}`);
+  out.push(
+    r.detection.mode === 'incremental'
+      ? `detectors: incremental (what is new since run ${r.detection.sinceRun}; the other findings carried forward)`
+      : `detectors: full computation (${r.detection.reason})`,
+  );
   for (const d of r.detectors) {
     const c = r.cases[d.id];
     out.push(`  ${d.id}: ${d.status === 'failed' ? `FAILED (${d.error})` : `${d.findings} finding(s), ${formatFen(d.amountFen)} yuan${c ? `; cases opened ${c.opened}, updated ${c.updated}, unchanged ${c.unchanged}, follow-ups ${c.followUps}` : ''}`}`);
