@@ -203,14 +203,16 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     }
     stopIfAsked();
     const reports = await step('reports', () => writeRunReports({ db, runId, asOf, startedAt, outDir: opts.outDir, settings, detectors: outcomes }));
-    const stats = { files, deathFacts, detection: plan.mode === 'full' ? { mode: 'full', reason: plan.reason } : { mode: 'incremental', since_run: plan.prevRunId }, detectors: outcomes, cases, timings };
+    const detection: RunResult['detection'] = plan.mode === 'full' ? { mode: 'full', reason: plan.reason } : { mode: 'incremental', sinceRun: plan.prevRunId };
+    // The run record keeps its snake_case key (`since_run`) as before.
+    const stats = { files, deathFacts, detection: detection.mode === 'full' ? detection : { mode: 'incremental', since_run: detection.sinceRun }, detectors: outcomes, cases, timings };
     const failed = outcomes.some((o) => o.status === 'failed');
     if (!failed) {
       await saveRunState(db, runId, fingerprint, plan, eventsMark);
       await pruneStates(db, runId);
     }
     await db.updateTable('run').set({ status: failed ? 'failed' : 'succeeded', ended_at: new Date().toISOString(), stats: JSON.stringify(stats), error: failed ? 'one or more detectors failed' : null }).where('id', '=', runId).execute();
-    return { runId, files, deathFacts, detectors: outcomes, cases, reports, detection: plan.mode === 'full' ? { mode: 'full', reason: plan.reason } : { mode: 'incremental', sinceRun: plan.prevRunId } };
+    return { runId, files, deathFacts, detectors: outcomes, cases, reports, detection };
   } catch (e) {
     if (e instanceof RunStoppedError) {
       await db.updateTable('run').set({ status: 'abandoned', ended_at: new Date().toISOString(), error: e.message, stats: JSON.stringify({ timings }) }).where('id', '=', runId).execute();
