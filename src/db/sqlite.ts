@@ -11,6 +11,9 @@ import type { DB, NewPayment } from './schema.ts';
 import { migrateToLatest } from './migrations.ts';
 import { PAY_STRIDE, type DuplicatePayment, type FileLoader, type FirstLoad, type PaymentNotNew, type PaymentOutcome, type RunHolder, type Store } from './store.ts';
 
+/** Page size (bytes) of a new SQLite store (see openSqlite). */
+export const PAGE_SIZE = 16384;
+
 /** Page cache (KiB) while a first load rebuilds its indexes: the sorter's in-memory run size (see finish()). */
 const INDEX_BUILD_CACHE_KIB = 8192;
 
@@ -18,6 +21,12 @@ const INDEX_BUILD_CACHE_KIB = 8192;
 export async function openSqlite(file: string): Promise<Store> {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const raw = new Database(file);
+  // 16 KiB pages for a new store (SQLite's default is 4 KiB). The store is scanned and appended to in bulk:
+  // four times fewer page reads, writes and B-tree cells to manage. 1M-recipient first run (issue 10), two
+  // pairs on this VM: 141 → 110 s and 149 → 114 s, system time 47 → 24 and 30 → 17 s; 32 KiB measured
+  // slower (124 s). Set before the first write, so it applies only to a new file: an existing store keeps
+  // the page size it was made with (changing it means a VACUUM of the whole file).
+  if (raw.pragma('page_count', { simple: true }) === 0) raw.pragma(`page_size = ${PAGE_SIZE}`);
   raw.pragma('journal_mode = WAL');
   raw.pragma('busy_timeout = 15000');
   raw.pragma('synchronous = NORMAL');
