@@ -49,6 +49,15 @@ describe('time zone independence (CLI)', () => {
     const b = cli(['cases', 'export', '--db', db, '--out', path.join(t.dir, 'b.csv')]);
     expect([a.status, b.status]).toEqual([0, 0]);
     expect(fs.readFileSync(path.join(t.dir, 'b.csv'), 'utf8')).toBe(fs.readFileSync(path.join(t.dir, 'a.csv'), 'utf8'));
+    // `status` names its columns and says how each run's detectors computed (fresh-user trials).
+    const status = cli(['status', '--db', db]);
+    expect(status.status, status.stderr).toBe(0);
+    const [head, ...rows] = status.stdout.replace(/\n$/, '').split('\n').map((l) => l.split('\t'));
+    expect(head).toEqual(['run_id', 'as_of', 'status', 'started_at', 'ended_at', 'detection', 'error']);
+    expect(rows.map((r) => [r[0], r[1], r[2], r[5], r[6]])).toEqual([
+      ['2', '2025-06-30', 'succeeded', 'incremental since run 1', ''],
+      ['1', '2025-06-30', 'succeeded', 'full (no previous run)', ''],
+    ]);
   });
 
   it('dates a case by the business date of the run that opened it, not the machine clock', () => {

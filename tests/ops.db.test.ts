@@ -27,7 +27,7 @@ describe.each(ENGINES)('one run at a time and crash safety (%s)', (engine) => {
     expect(r.status, r.stderr).toBe(0);
     return fs.readFileSync(file, 'utf8');
   };
-  const statuses = (t: TestDb): string[] => cli(['status', '--db', t.target]).stdout.trim().split('\n').map((l) => l.split('\t')[2]!).reverse();
+  const statuses = (t: TestDb): string[] => cli(['status', '--db', t.target]).stdout.trim().split('\n').slice(1).map((l) => l.split('\t')[2]!).reverse();
 
   beforeAll(async () => {
     base = await fresh();

@@ -3,6 +3,26 @@ import type { Command } from 'commander';
 import { openStore } from '../../db/connection.ts';
 import { DEFAULT_DB, UsageError, dbTarget } from '../common.ts';
 
+/** Columns of `fundguard status`, one tab-separated line per run, newest first, after this header line. */
+export const STATUS_COLUMNS = ['run_id', 'as_of', 'status', 'started_at', 'ended_at', 'detection', 'error'] as const;
+
+/**
+ * How a run's detectors computed, from its stats (`detection`, src/jobs/nightly-run.ts): `full (reason)` or
+ * `incremental since run N`; empty for a run that did not get that far (running, failed before, abandoned)
+ * or that a version without the field recorded.
+ */
+export function detectionOf(stats: string): string {
+  let d: { mode?: unknown; reason?: unknown; since_run?: unknown } | undefined;
+  try {
+    d = (JSON.parse(stats) as { detection?: typeof d }).detection;
+  } catch {
+    return '';
+  }
+  if (d?.mode === 'full') return `full (${String(d.reason)})`;
+  if (d?.mode === 'incremental') return `incremental since run ${String(d.since_run)}`;
+  return '';
+}
+
 export function registerStatus(program: Command): void {
 program
   .command('status')
@@ -15,9 +35,13 @@ program
     const store = await openStore(dbTarget(o.db));
     try {
       const runs = await store.db.selectFrom('run').selectAll().orderBy('id', 'desc').limit(limit).execute();
-      if (runs.length === 0) process.stdout.write('no runs yet\n');
+      if (runs.length === 0) {
+        process.stdout.write('no runs yet\n');
+        return;
+      }
+      process.stdout.write(`${STATUS_COLUMNS.join('\t')}\n`);
       for (const r of runs) {
-        process.stdout.write(`${r.id}\t${r.as_of}\t${r.status}\t${r.started_at}\t${r.ended_at ?? ''}\t${r.error ?? ''}\n`);
+        process.stdout.write(`${r.id}\t${r.as_of}\t${r.status}\t${r.started_at}\t${r.ended_at ?? ''}\t${detectionOf(r.stats)}\t${r.error ?? ''}\n`);
       }
     } finally {
       await store.close();
