@@ -60,6 +60,18 @@ describe('time zone independence (CLI)', () => {
     ]);
   });
 
+  it('status, cases and feedback refuse a database file that does not exist instead of creating it', () => {
+    // Found by a new user: a mistyped --db made an empty store and printed "no runs yet".
+    const missing = path.join(t.dir, 'no-such-dir', 'typo.db');
+    fs.writeFileSync(path.join(t.dir, 'x.xlsx'), ''); // the work list exists: the database is what is missing
+    for (const args of [['status'], ['cases', 'list'], ['cases', 'export', '--out', path.join(t.dir, 'x.csv')], ['feedback', 'import', path.join(t.dir, 'x.xlsx'), '--by', '王芳']]) {
+      const r = cli([...args, '--db', missing]);
+      expect([args[0], r.status, r.stdout]).toEqual([args[0], 2, '']);
+      expect(r.stderr).toContain(`no fundguard database at ${missing}: \`fundguard run --db ${missing} …\` creates it`);
+    }
+    expect(fs.existsSync(path.dirname(missing))).toBe(false);
+  });
+
   it('dates a case by the business date of the run that opened it, not the machine clock', () => {
     // Found by a new user: a run for an earlier business date showed negative days open.
     const db = path.join(t.dir, 'opened.db');

@@ -1,6 +1,9 @@
 /**
  * Shared pieces of the CLI commands: the database flag, the usage error, the exit codes.
  */
+import fs from 'node:fs';
+import { isPostgresUrl } from '../db/connection.ts';
+
 export const DEFAULT_DB = 'data/fundguard.db';
 
 /** Bad usage, flags or values: exit code 2 with a one-line message. */
@@ -11,6 +14,20 @@ export class UsageError extends Error {
 /** The database to open: `--db`, else `FUNDGUARD_DB`, else the default SQLite file. */
 export function dbTarget(opt: string | undefined): string {
   return opt ?? process.env.FUNDGUARD_DB ?? DEFAULT_DB;
+}
+
+/**
+ * The database a reading or case command opens (`status`, `cases …`, `feedback import`): as {@link dbTarget},
+ * but a SQLite file that does not exist is refused instead of created, so that a mistyped `--db` does not
+ * show as an empty store (fresh-user trial). Only `run` and `schedule` create a store.
+ * @throws UsageError naming the path and the command that creates it
+ */
+export function existingDbTarget(opt: string | undefined): string {
+  const target = dbTarget(opt);
+  if (!isPostgresUrl(target) && target !== ':memory:' && !fs.existsSync(target)) {
+    throw new UsageError(`no fundguard database at ${target}: \`fundguard run --db ${target} …\` creates it (or give --db or FUNDGUARD_DB)`);
+  }
+  return target;
 }
 
 /** The help text of `--db`. */

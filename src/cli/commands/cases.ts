@@ -17,14 +17,14 @@ import { caseDetail, listCases } from '../../cases/queries.ts';
 import { writeFollowUpCsv } from '../../cases/follow-up.ts';
 import { writeDishonestyCsv } from '../../cases/dishonesty.ts';
 import { CASE_STATUSES, CHANNELS } from '../../cases/statuses.ts';
-import { DB_HELP, UsageError, dbTarget } from '../common.ts';
+import { DB_HELP, UsageError, existingDbTarget } from '../common.ts';
 
 /** Codes that mean a bad flag value (exit 2) rather than a refused change (exit 1). */
 const USAGE_CODES: ReadonlySet<CaseErrorCode> = new Set(['BAD_AMOUNT', 'BAD_DATE', 'BAD_CHANNEL', 'BAD_STATUS', 'BAD_ACTOR', 'BAD_REASON']);
 
 /** Opens the store, runs `fn`, closes; maps flag-value errors to {@link UsageError}. */
 export async function withStore<T>(db: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(dbTarget(db));
+  const store = await openStore(existingDbTarget(db));
   try {
     return await fn(store);
   } catch (e) {

@@ -1,7 +1,7 @@
 /** `fundguard status`: recent runs. */
 import type { Command } from 'commander';
 import { openStore } from '../../db/connection.ts';
-import { DEFAULT_DB, UsageError, dbTarget } from '../common.ts';
+import { DEFAULT_DB, UsageError, existingDbTarget } from '../common.ts';
 
 /** Columns of `fundguard status`, one tab-separated line per run, newest first, after this header line. */
 export const STATUS_COLUMNS = ['run_id', 'as_of', 'status', 'started_at', 'ended_at', 'detection', 'error'] as const;
@@ -32,7 +32,7 @@ program
   .action(async (o: { db?: string; limit: string }) => {
     const limit = Number(o.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: got "${o.limit}", expected a whole number of runs (1 or more)`);
-    const store = await openStore(dbTarget(o.db));
+    const store = await openStore(existingDbTarget(o.db));
     try {
       const runs = await store.db.selectFrom('run').selectAll().orderBy('id', 'desc').limit(limit).execute();
       if (runs.length === 0) {
