@@ -167,6 +167,9 @@ export async function openSqlite(file: string): Promise<Store> {
     return rows.map((r) => ({ ...r, id: Number(r.id), fileId: Number(r.fileId), amountFen: Number(r.amountFen), firstAmountFen: Number(r.firstAmountFen) }));
   };
 
+  /** Whether the schema holds a table of that name (the statistics tables exist only once ANALYZE ran). */
+  const hasTable = (name: string): boolean => raw.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(name) !== undefined;
+
   /**
    * Planner statistics for `payment_natural_key` (period, id_number, scheme, item, batch; migration 0009): the
    * row count and the rows per stored period. With them SQLite reads a lookup by person (`id_number = ?`,
@@ -185,10 +188,10 @@ export async function openSqlite(file: string): Promise<Store> {
          SELECT count(x) AS n FROM p`,
       ).get() as { n: number }).n,
     );
-    if (!raw.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'`).get()) raw.exec('ANALYZE sqlite_schema');
+    if (!hasTable('sqlite_stat1')) raw.exec('ANALYZE sqlite_schema');
     raw.transaction(() => {
       raw.prepare(`DELETE FROM sqlite_stat1 WHERE tbl = 'payment' AND idx = 'payment_natural_key'`).run();
-      if (raw.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat4'`).get()) raw.prepare(`DELETE FROM sqlite_stat4 WHERE tbl = 'payment' AND idx = 'payment_natural_key'`).run();
+      if (hasTable('sqlite_stat4')) raw.prepare(`DELETE FROM sqlite_stat4 WHERE tbl = 'payment' AND idx = 'payment_natural_key'`).run();
       if (n > 0 && periods > 0) {
         raw.prepare(`INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('payment', 'payment_natural_key', ?)`).run(`${n} ${Math.max(1, Math.round(n / periods))} 1 1 1 1`);
       }
@@ -197,7 +200,7 @@ export async function openSqlite(file: string): Promise<Store> {
   };
   {
     // A store that has payments but no statistics for the key (made before migration 0009, or never optimized).
-    const hasStats = raw.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'`).get() && raw.prepare(`SELECT 1 FROM sqlite_stat1 WHERE idx = 'payment_natural_key'`).get();
+    const hasStats = hasTable('sqlite_stat1') && raw.prepare(`SELECT 1 FROM sqlite_stat1 WHERE idx = 'payment_natural_key'`).get();
     if (!hasStats && raw.prepare('SELECT 1 FROM payment LIMIT 1').get()) writePaymentKeyStats();
   }
 

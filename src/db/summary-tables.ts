@@ -48,8 +48,8 @@ async function maxPaymentId(db: Kysely<DB>): Promise<number> {
  * on the second core while the detectors work; measured on the 1M-recipient bench store (11.5 M rows, the
  * build's GROUP BY), 12.7 s → 9.9 s wall for 12.7 → 17.5 s of CPU, the same 67 MiB. Other engines are left
  * alone (PostgreSQL groups by hashing and plans its own parallel workers). SQLite never makes a run smaller
- * than 250 pages (SQLITE_SORTER_PMASZ, a compile-time setting): 1 MiB with 4 KiB pages, but 4 MiB on a store
- * with 16 KiB pages (every new store since issue 10's fourth round, src/db/sqlite.ts), where runs are 4 MiB.
+ * than 250 pages (SQLITE_SORTER_PMASZ, a compile-time setting): 1 MiB with 4 KiB pages, 4 MiB with 16 KiB
+ * pages (every new store since issue 10's fourth round, src/db/sqlite.ts), so there the runs are 4 MiB.
  */
 export const BUILD_SORTER_CACHE_KIB = 2048;
 
