@@ -70,6 +70,15 @@ describe('time zone independence (CLI)', () => {
       expect(r.stderr).toContain(`no fundguard database at ${missing}: \`fundguard run --db ${missing} …\` creates it`);
     }
     expect(fs.existsSync(path.dirname(missing))).toBe(false);
+    // A directory or an empty file is no store either (the empty file is left as it was).
+    const empty = path.join(t.dir, 'empty.db');
+    fs.writeFileSync(empty, '');
+    for (const target of [t.dir, empty]) {
+      const r = cli(['status', '--db', target]);
+      expect([r.status, r.stdout]).toEqual([2, '']);
+      expect(r.stderr).toContain(`no fundguard database at ${target}:`);
+    }
+    expect(fs.statSync(empty).size).toBe(0);
   });
 
   it('dates a case by the business date of the run that opened it, not the machine clock', () => {

@@ -16,15 +16,21 @@ export function dbTarget(opt: string | undefined): string {
   return opt ?? process.env.FUNDGUARD_DB ?? DEFAULT_DB;
 }
 
+/** A non-empty regular file (an empty one is what a mistyped path created by hand looks like). */
+const isStoreFile = (file: string): boolean => {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st !== undefined && st.isFile() && st.size > 0;
+};
+
 /**
  * The database a reading or case command opens (`status`, `cases …`, `feedback import`): as {@link dbTarget},
- * but a SQLite file that does not exist is refused instead of created, so that a mistyped `--db` does not
- * show as an empty store (fresh-user trial). Only `run` and `schedule` create a store.
+ * but a SQLite file that does not exist (or is a directory, or empty) is refused instead of created, so that a
+ * mistyped `--db` does not show as an empty store (fresh-user trials). Only `run` and `schedule` create a store.
  * @throws UsageError naming the path and the command that creates it
  */
 export function existingDbTarget(opt: string | undefined): string {
   const target = dbTarget(opt);
-  if (!isPostgresUrl(target) && target !== ':memory:' && !fs.existsSync(target)) {
+  if (!isPostgresUrl(target) && target !== ':memory:' && !isStoreFile(target)) {
     throw new UsageError(`no fundguard database at ${target}: \`fundguard run --db ${target} …\` creates it (or give --db or FUNDGUARD_DB)`);
   }
   return target;
