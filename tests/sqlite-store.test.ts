@@ -1,14 +1,16 @@
 /**
  * SQLite store files (src/db/sqlite.ts): a new store is made with 16 KiB pages (issue 10); a store made with
  * another page size (every store before this change: SQLite's 4 KiB) keeps it and is opened and migrated as
- * before. Kysely's queries reuse prepared statements (issue 10).
+ * before. Kysely's queries reuse prepared statements (issue 10). A new store's payment key is a plain rowid;
+ * a store that already holds payments keeps AUTOINCREMENT (issue 10).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import { migrations } from '../src/db/migrations.ts';
 import { cachingStatements, openSqlite, PAGE_SIZE, STATEMENT_CACHE_SIZE } from '../src/db/sqlite.ts';
 
 describe('SQLite store page size', () => {
@@ -106,5 +108,69 @@ describe('prepared statements kept for kysely (cachingStatements)', () => {
     cache.prepare('SELECT 2');
     expect(prepared()).toBe(4);
     raw.close();
+  });
+});
+
+describe('payment rowid without AUTOINCREMENT (migration 0010)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-rowid-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const objects = (raw: Database.Database): { type: string; name: string; sql: string }[] =>
+    raw.prepare(`SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'payment' AND sql IS NOT NULL ORDER BY type, name`).all() as { type: string; name: string; sql: string }[];
+  const row = (line: number, id: string): string =>
+    `INSERT INTO payment (file_id, line, id_number, id_raw, id_valid, name, scheme, item, item_raw, period, amount_fen, batch)
+     VALUES (1, ${line}, '${id}', '${id}', 1, '张三', '110', 'pension', '基本养老金', '2025-01', 100000, 'B1')`;
+  /** A store migrated up to 0009 (the migrations of every store before this change). */
+  const storeAt0009 = async (file: string): Promise<void> => {
+    const raw = new Database(file);
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
+    const all = migrations('sqlite');
+    const provider = { getMigrations: async () => Object.fromEntries(Object.entries(all).filter(([name]) => name < '0010')) };
+    const { error } = await new Migrator({ db, provider }).migrateToLatest();
+    expect(error).toBeUndefined();
+    await db.destroy();
+  };
+
+  it('a new store: plain rowid, the same columns and indexes; ids still count up from 1', async () => {
+    const file = path.join(dir, 'new.db');
+    await storeAt0009(file);
+    let raw = new Database(file);
+    const before = objects(raw);
+    raw.close();
+    expect(before.find((o) => o.type === 'table')!.sql).toMatch(/"id" integer primary key autoincrement,/);
+    await (await openSqlite(file)).close();
+    raw = new Database(file);
+    try {
+      const after = objects(raw);
+      expect(after.find((o) => o.type === 'table')!.sql).toBe(before.find((o) => o.type === 'table')!.sql.replace(' autoincrement', ''));
+      expect(after.filter((o) => o.type === 'index')).toEqual(before.filter((o) => o.type === 'index'));
+      expect(after.map((o) => o.name)).toEqual(['payment_invalid_id', 'payment_natural_key', 'payment']);
+      raw.exec(row(2, '110101194001010016'));
+      raw.exec(row(3, '110101194001010024'));
+      expect(raw.prepare('SELECT id FROM payment ORDER BY id').pluck().all()).toEqual([1, 2]);
+      expect(raw.prepare(`SELECT count(*) FROM sqlite_sequence WHERE name = 'payment'`).pluck().get()).toBe(0);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('a store that already holds payments keeps AUTOINCREMENT and its rows', async () => {
+    const file = path.join(dir, 'loaded.db');
+    await storeAt0009(file);
+    let raw = new Database(file);
+    raw.exec(row(2, '110101194001010016'));
+    raw.close();
+    const store = await openSqlite(file);
+    await store.close();
+    raw = new Database(file);
+    try {
+      expect(objects(raw).find((o) => o.type === 'table')!.sql).toMatch(/"id" integer primary key autoincrement,/);
+      expect(raw.prepare('SELECT id_number FROM payment').pluck().all()).toEqual(['110101194001010016']);
+      // AUTOINCREMENT's own rule holds there: the id of a deleted last row is not given again.
+      raw.exec('DELETE FROM payment');
+      raw.exec(row(3, '110101194001010024'));
+      expect(raw.prepare('SELECT id FROM payment').pluck().all()).toEqual([2]);
+    } finally {
+      raw.close();
+    }
   });
 });

@@ -441,12 +441,46 @@ function paymentKeyByPeriod(engine: Engine): Migration {
   };
 }
 
+/**
+ * SQLite only: the payment table's key is a plain rowid (`INTEGER PRIMARY KEY`) instead of `AUTOINCREMENT`
+ * (issue 10). With AUTOINCREMENT, SQLite reads and rewrites the table's `sqlite_sequence` row at the end of
+ * every INSERT statement, and payments are inserted one statement a row: inserting 1 M bench rows took
+ * 3.4–4.7 s with it and 2.6–2.9 s without (three pairs, bench-out microbenchmark, 16 KiB pages).
+ *
+ * Ids still only grow: without AUTOINCREMENT a new row gets max(id) + 1, so an id could come back only after
+ * the row with the largest id was deleted. Payments are deleted in one place, the duplicate resolution at the
+ * end of a first load (src/db/sqlite.ts), inside the load's own transaction and before any run has recorded a
+ * high-water mark above them (src/detectors/scope.ts), so no id a run has seen is ever given again.
+ *
+ * The table is rebuilt only while it is empty (a new store, or one that never loaded payments): rebuilding a
+ * loaded store's table would copy gigabytes inside a migration. A store that already holds payments keeps
+ * AUTOINCREMENT and works as before; the README says how to rebuild it (a fresh store and a first run).
+ */
+function paymentPlainRowid(engine: Engine): Migration {
+  const rebuild = async (db: AnyDb, from: RegExp, to: string): Promise<void> => {
+    if (engine !== 'sqlite') return;
+    if (await db.selectFrom('payment').select('id').limit(1).executeTakeFirst()) return;
+    const objects = (await sql<{ type: string; sql: string }>`SELECT type, sql FROM sqlite_master WHERE tbl_name = 'payment' AND sql IS NOT NULL ORDER BY type DESC, name`.execute(db)).rows;
+    const table = objects.find((o) => o.type === 'table')!;
+    if (!from.test(table.sql)) return;
+    await sql.raw('DROP TABLE payment').execute(db);
+    await sql.raw(table.sql.replace(from, to)).execute(db);
+    for (const o of objects) if (o.type === 'index') await sql.raw(o.sql).execute(db);
+    if ((await sql`SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'`.execute(db)).rows.length) await sql`DELETE FROM sqlite_sequence WHERE name = 'payment'`.execute(db);
+  };
+  return {
+    up: (db) => rebuild(db, /("id" integer primary key) autoincrement/i, '$1'),
+    down: (db) => rebuild(db, /("id" integer primary key)(?! autoincrement)/i, '$1 autoincrement'),
+  };
+}
+
 /** All migrations, keyed by name (applied in name order). */
 export function migrations(engine: Engine): Record<string, Migration> {
   return {
     '0001_initial': initial(engine), '0003_cases_ledger': casesLedger(engine), '0004_source_file_recheck': sourceFileRecheck,
     '0005_detector_scope': detectorScope, '0006_account_person': accountPerson, '0007_link_report_scans': linkReportScans,
     '0008_payment_key_order': paymentKeyOrder, '0009_payment_key_by_period': paymentKeyByPeriod(engine),
+    '0010_payment_plain_rowid': paymentPlainRowid(engine),
   };
 }
 
