@@ -109,7 +109,7 @@ export const PERSON_SUMMARY_MARKS: Readonly<Record<PersonSummary, HighWaterMark>
  * Adds to `account_person` the (account, ID) pairs of the payments with `since < id <= until` (every id up to
  * `until` when `since` is null), non-empty accounts only. Incrementally, the primary key drops the repeats
  * (measured on the 250,000-recipient bench store, 3.1 M rows into 250,036 pairs: 2.7 s of CPU against 3.8 s
- * for SELECT DISTINCT with 128 MiB sorter runs). Built from scratch, the pairs are grouped first, so the
+ * for SELECT DISTINCT with 128 MiB sorter runs), and the new pairs come sorted (small sorter runs). Built from scratch, the pairs are grouped first, so the
  * table is filled in key order without a lookup per payment.
  */
 async function fillAccountPersons(trx: Transaction<DB>, since: number | null, until: number): Promise<void> {
@@ -124,12 +124,14 @@ async function fillAccountPersons(trx: Transaction<DB>, since: number | null, un
     await trx.insertInto('account_person').columns(['account', 'id_number']).expression(pairs.groupBy(['account', 'id_number'])).execute();
     return;
   }
-  await trx
+  // In key order: each pair's lookup lands next to the previous one instead of anywhere in the table
+  // (1M-recipient bench store, 853 k new rows: 1.7–1.8 s unordered, 0.6–0.7 s sorted with small sorter runs).
+  const insert = trx
     .insertInto('account_person')
     .columns(['account', 'id_number'])
-    .expression(pairs)
-    .onConflict((oc) => oc.columns(['account', 'id_number']).doNothing())
-    .execute();
+    .expression(pairs.orderBy('account').orderBy('id_number'))
+    .onConflict((oc) => oc.columns(['account', 'id_number']).doNothing());
+  await withBuildSorter(trx, () => insert.execute(), false);
 }
 
 /**
