@@ -150,6 +150,11 @@ describe('work list XLSX (WORKLIST-FORMAT.md)', () => {
     expect(ws.getRow(1).getCell(19).value).toBe('备注');
     expect(ws.getRow(1).font).toMatchObject({ bold: true });
     expect(ws.rowCount).toBe(4);
+    // Over the case rows (read after rowCount: getCell makes the row) only: not the header, not below the last case.
+    for (const row of [1, 5]) for (const col of ['O', 'P', 'Q', 'R']) expect(ws.getCell(`${col}${row}`).dataValidation).toBeUndefined();
+    // A list without cases has no validations (and is still a workbook Excel opens).
+    const empty = (await worklistBack([], { districtCode: '360102', districtName: '东湖区', asOf: '2025-06-30', runId: 1 }, new Date(0))).getWorksheet(WORKLIST_SHEET)!;
+    expect(empty.getCell('O2').dataValidation).toBeUndefined();
     expect(back.worksheets.map((w) => w.name)).toEqual([WORKLIST_SHEET, '说明']);
     const help = back.getWorksheet('说明')!;
     expect(help.getRow(1).values).toEqual([undefined, '区县', '360102 东湖区']);
