@@ -159,6 +159,15 @@ describe.each(ENGINES)('relinkDeaths equals the full link stage (%s)', (engine) 
     const full = byId((await linkDeaths(store.db)).deaths);
     const re = await relinkDeaths(store.db, sinceId);
     const got = byId(re.deaths);
+    // The rows block 1 read (the IDs of the relinked death records), kept for deceased_payment: every stored
+    // row of such an ID, in (period, id) order, as the detector would read them itself. A recipient found by
+    // another block (a repaired ID) is not there: the detector reads its rows.
+    expect(re.payments.size).toBeGreaterThan(0);
+    for (const [k, rows] of re.payments) {
+      const direct = await store.db.selectFrom('payment').select(['id', 'period', 'name', 'item', 'amount_fen']).where('id_number', '=', k).orderBy('period').orderBy('id').execute();
+      const row = (r: { id: unknown; period: string; name: string; item: string; amount_fen: unknown }) => [Number(r.id), r.period, r.name, r.item, Number(r.amount_fen)];
+      expect({ k, rows: rows.map(row) }).toEqual({ k, rows: direct.map(row) });
+    }
     for (const [k, d] of got) expect({ k, d }).toEqual({ k, d: full.get(k) });
     for (const [k, d] of full) {
       if (got.has(k)) continue;

@@ -25,12 +25,14 @@
  * damaged-ID part), and every other verdict, with its fingerprint, is the previous run's. A recipient's
  * finding is a function of their verdict and their own payments only, so it is recomputed when the verdict
  * appeared, changed or went away since the previous run, when their death fact changed, when they have new
- * payment rows, or when a payment of theirs changed its claim; every other finding is carried forward.
+ * payment rows, or when a payment of theirs changed its claim; every other finding is carried forward. The
+ * payment rows the relink read for the IDs of the death records it relinked are counted from memory, not
+ * read again (1M-recipient bench, incremental run: deceased_payment 7.0–7.1 s → 6.4 s, the same findings).
  */
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { monthsBetween } from '../calendar/values.ts';
-import { linkDeaths, relinkDeaths, type RecipientDeath } from '../matching/link.ts';
+import { linkDeaths, relinkDeaths, type LinkedPaymentRow, type RecipientDeath } from '../matching/link.ts';
 import { deathRecordsMark } from '../matching/death-facts.ts';
 import { fullestName } from '../matching/names.ts';
 import type { DB } from '../db/schema.ts';
@@ -43,12 +45,35 @@ export type CandidatePayment = Pick<PaymentRow, 'id' | 'id_number' | 'name' | 's
 
 const CHUNK = 400;
 
+/**
+ * The candidate payment rows of each recipient (periods after the death month, items not exempt, payments not
+ * claimed), by ID, in (period, id) order. `known` holds every stored row of some IDs, in that order, already
+ * read by the link stage (link.ts relinkDeaths): those IDs are not read again.
+ */
 async function candidatePayments(
   db: Kysely<DB>, deaths: readonly RecipientDeath[], exempt: ReadonlySet<string>, deathMonthPayable: boolean, claimed: ReadonlySet<number>,
+  known: ReadonlyMap<string, readonly LinkedPaymentRow[]> = new Map(),
 ): Promise<Map<string, CandidatePayment[]>> {
   const monthOf = new Map(deaths.map((d) => [d.idNumber, d.death.month]));
   const out = new Map<string, CandidatePayment[]>();
-  const ids = deaths.map((d) => d.idNumber);
+  const take = (r: Omit<LinkedPaymentRow, 'id_valid' | 'sex' | 'id_raw'>): void => {
+    const month = monthOf.get(r.id_number)!;
+    if (deathMonthPayable ? r.period <= month : r.period < month) return;
+    if (exempt.has(r.item) || claimed.has(Number(r.id))) return;
+    const row: CandidatePayment = {
+      id: Number(r.id), id_number: r.id_number, name: r.name, scheme: r.scheme, item: r.item, period: r.period,
+      amount_fen: Number(r.amount_fen), paid_on: r.paid_on, district_code: r.district_code,
+    };
+    const g = out.get(r.id_number);
+    if (g) g.push(row);
+    else out.set(r.id_number, [row]);
+  };
+  const ids: string[] = [];
+  for (const d of deaths) {
+    const rows = known.get(d.idNumber);
+    if (rows) for (const r of rows) take(r);
+    else ids.push(d.idNumber);
+  }
   for (let i = 0; i < ids.length; i += CHUNK) {
     const rows = await db
       .selectFrom('payment')
@@ -58,15 +83,7 @@ async function candidatePayments(
       .orderBy('period')
       .orderBy('id')
       .execute();
-    for (const r of rows) {
-      const month = monthOf.get(r.id_number)!;
-      if (deathMonthPayable ? r.period <= month : r.period < month) continue;
-      if (exempt.has(r.item) || claimed.has(Number(r.id))) continue;
-      const row: CandidatePayment = { ...r, id: Number(r.id), amount_fen: Number(r.amount_fen) };
-      const g = out.get(r.id_number);
-      if (g) g.push(row);
-      else out.set(r.id_number, [row]);
-    }
+    for (const r of rows) take(r);
   }
   return out;
 }
@@ -141,6 +158,7 @@ export const deceasedPayment: Detector = {
     const relink = inc && inc.deathChanged.size === 0 && (await readState(ctx.db, inc.prevRunId, LINK_STATE, 'death_records')) === mark;
     let deaths: RecipientDeath[];
     let scope: Set<string> | null = null;
+    let known: ReadonlyMap<string, readonly LinkedPaymentRow[]> | undefined;
     if (inc && relink) {
       // No death record changed: relink only what the new rows can have changed (link.ts relinkDeaths); a
       // verdict it does not cover is the previous run's, and so is its fingerprint.
@@ -162,6 +180,7 @@ export const deceasedPayment: Detector = {
       for (const id of owners) scope.add(id);
       const s = scope;
       deaths = re.deaths.filter((d) => s.has(d.idNumber));
+      known = re.payments;
       await carryStates(ctx.db, inc.prevRunId, ctx.runId, 'deceased_payment', fps, gone);
       ctx.logger.info({ step: 'detect', recomputed: deaths.length, relinked: re.deaths.length }, `deceased_payment: ${deaths.length} recipient(s) to recompute`);
     } else {
@@ -184,7 +203,7 @@ export const deceasedPayment: Detector = {
       await writeStates(ctx.db, ctx.runId, 'deceased_payment', fps);
     }
     await writeStates(ctx.db, ctx.runId, LINK_STATE, [['death_records', mark]]);
-    const payments = await candidatePayments(ctx.db, deaths, exempt, ctx.settings.deathMonthPayable, ctx.claimed);
+    const payments = await candidatePayments(ctx.db, deaths, exempt, ctx.settings.deathMonthPayable, ctx.claimed, known);
     ctx.stats.examined = [...payments.values()].reduce((s, g) => s + g.length, 0);
     const out: Finding[] = [];
     for (const d of deaths) {

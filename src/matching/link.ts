@@ -134,6 +134,8 @@ export interface LinkStats {
 
 const CHUNK = 400;
 
+const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
@@ -146,6 +148,22 @@ interface PaymentPersonRow {
   name: string;
   sex: string | null;
   id_raw: string;
+}
+
+/**
+ * A stored payment row as block 1 of {@link relinkDeaths} reads it: the person columns the link stage compares
+ * and the columns a deceased_payment finding counts (src/detectors/deceased-payment.ts), so that the detector
+ * does not read the same rows again. `id` and `amount_fen` as the driver gives them (numbers, or bigint/string
+ * on PostgreSQL); `amount_fen` in fen, `period` `YYYY-MM`.
+ */
+export interface LinkedPaymentRow extends PaymentPersonRow {
+  id: number | bigint | string;
+  scheme: string;
+  item: string;
+  period: string;
+  amount_fen: number | bigint | string;
+  paid_on: string | null;
+  district_code: string | null;
 }
 
 function addRecipientRows(into: Map<string, RecipientForLink>, rows: readonly PaymentPersonRow[]): void {
@@ -186,6 +204,7 @@ function recordForLink(r: Omit<DB['death_record'], 'id' | 'cremation_date' | 'ca
  * PostgreSQL).
  * @param exactIds the IDs block 1 reads payments for; default every death record's ID (`is_death = 1`).
  *   {@link relinkDeaths} passes those of the records it relinks.
+ * @param keepRows with `exactIds`: filled with every payment row block 1 read, by ID, in (period, id) order
  * @returns every link (exact-ID links whatever the names; other links only when the names agree), with
  *   ambiguity marked
  */
@@ -193,6 +212,7 @@ export async function findLinks(
   db: Kysely<DB>,
   records: readonly DeathRecordForLink[],
   exactIds?: readonly string[],
+  keepRows?: Map<string, LinkedPaymentRow[]>,
 ): Promise<{ links: PersonLink[]; recipients: Map<string, RecipientForLink>; stats: Pick<LinkStats, 'invalidDeathIds' | 'invalidRecipientIds' | 'candidatePairs'> }> {
   const recipients = new Map<string, RecipientForLink>();
   const recordsById = new Map<string, DeathRecordForLink[]>();
@@ -237,7 +257,26 @@ export async function findLinks(
   const personExplained = (id: string): boolean => explainedPersons.has(id);
 
   // 1. The ID itself (every death record's ID, or the given ones: the same rows, read by ID in chunks).
-  if (exactIds) {
+  if (exactIds && keepRows) {
+    // Every row, not the distinct person columns: the caller counts them too. Ordered as SQLite's skip-scan
+    // gives the distinct rows (by period, then the rest of the natural key), so the names, sexes and raw IDs
+    // are met in the same order as without `keepRows` (the verdicts, and their fingerprints, are the same).
+    for (const c of chunks([...new Set(exactIds)].sort())) {
+      const rows = await db
+        .selectFrom('payment')
+        .select([...personColumns, 'id', 'scheme', 'item', 'period', 'amount_fen', 'paid_on', 'district_code'])
+        .where('id_number', 'in', c)
+        .orderBy('id_number').orderBy('period').orderBy('scheme').orderBy('item').orderBy('batch')
+        .execute();
+      addRecipientRows(recipients, rows);
+      for (const r of rows) {
+        const g = keepRows.get(r.id_number);
+        if (g) g.push(r);
+        else keepRows.set(r.id_number, [r]);
+      }
+    }
+    for (const g of keepRows.values()) g.sort((a, b) => cmpStr(a.period, b.period) || Number(a.id) - Number(b.id));
+  } else if (exactIds) {
     for (const c of chunks([...new Set(exactIds)].sort())) addRecipientRows(recipients, await db.selectFrom('payment').select(personColumns).distinct().where('id_number', 'in', c).execute());
   } else {
     const exactRows = await db
@@ -623,6 +662,8 @@ export interface Relink {
   covers: (idNumber: string) => boolean;
   /** The valid death-record IDs with payment rows stored since `sinceId` (all relinked). */
   withNewRows: ReadonlySet<string>;
+  /** Every stored payment row of each relinked ID that has any, in (period, id) order (read once, for the detector too). */
+  payments: ReadonlyMap<string, readonly LinkedPaymentRow[]>;
   stats: LinkStats & { relinkedIds: number };
 }
 
@@ -712,12 +753,13 @@ export async function relinkDeaths(db: Kysely<DB>, sinceId: number, ids: Iterabl
   }
   const exactIds = [...new Set(light.filter((r) => Number(r.id_valid) !== 1 || relinked.has(r.id_number)).map((r) => r.id_number))];
   const records = light.filter((r) => r.death_date !== null && (Number(r.id_valid) !== 1 || relinked.has(r.id_number))).map(recordForLink);
-  const { deaths, stats } = await assessAll(db, records, exactIds);
-  return { deaths, covers: (id) => relinked.has(id) || !validWithDate.has(id), withNewRows, stats: { ...stats, relinkedIds: exactIds.length } };
+  const payments = new Map<string, LinkedPaymentRow[]>();
+  const { deaths, stats } = await assessAll(db, records, exactIds, payments);
+  return { deaths, covers: (id) => relinked.has(id) || !validWithDate.has(id), withNewRows, payments, stats: { ...stats, relinkedIds: exactIds.length } };
 }
 
-async function assessAll(db: Kysely<DB>, records: readonly DeathRecordForLink[], exactIds?: readonly string[]): Promise<{ deaths: RecipientDeath[]; stats: LinkStats }> {
-  const { links, recipients, stats } = await findLinks(db, records, exactIds);
+async function assessAll(db: Kysely<DB>, records: readonly DeathRecordForLink[], exactIds?: readonly string[], keepRows?: Map<string, LinkedPaymentRow[]>): Promise<{ deaths: RecipientDeath[]; stats: LinkStats }> {
+  const { links, recipients, stats } = await findLinks(db, records, exactIds, keepRows);
   const byRecipient = new Map<string, PersonLink[]>();
   for (const l of links) {
     const g = byRecipient.get(l.recipient);
