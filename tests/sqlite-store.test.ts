@@ -174,3 +174,81 @@ describe('payment rowid without AUTOINCREMENT (migration 0010)', () => {
     }
   });
 });
+
+describe('the checkpoint after a large file commit runs in a thread of its own', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-ckpt-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const meta = (name: string, kind: 'payments' | 'deaths', runId: number) => ({
+    path: name, sha256: name, size: 1, mtimeMs: 1, kind, source: kind === 'deaths' ? 'health' : 'bureau', format: 'csv' as const, layoutKey: 'k', runId,
+  });
+  const done = (n: number) => ({ status: 'ingested' as const, encoding: 'utf-8', errorCode: null, error: null, headerLine: 1, rowsRead: n, rowsAccepted: n, rowsRejected: 0, rowsSkipped: 0, rowsRepeated: 0 });
+  const payments = (n: number) => Array.from({ length: n }, (_, i) => ({
+    line: i + 2, person_no: null, id_number: `36010219500312${String(i).padStart(4, '0')}`, id_raw: `36010219500312${String(i).padStart(4, '0')}`, id_valid: 0,
+    name: '张三', sex: 'M', scheme: '110', item: 'pension', item_raw: '基本养老金', period: '2025-01', amount_fen: 100000 + i, paid_on: '2025-01-05',
+    account: null, bank: null, agency: null, district_code: '360102', batch: 'B1',
+  }));
+  const grows = async (file: string, from: number, ms: number): Promise<boolean> => {
+    for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) if (fs.statSync(file).size > from) return true;
+    return false;
+  };
+
+  it('copies the committed pages into the database file with no further commit; the rows are all there after close', async () => {
+    const file = path.join(dir, 'bg.db');
+    const store = await openSqlite(file, { backgroundCheckpointBytes: 1 });
+    const run = await store.beginRun('2025-01-31', 'host', process.pid, '2025-01-31T00:00:00Z');
+    const runId = (run as { runId: number }).runId;
+    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(store.db);
+    const before = fs.statSync(file).size;
+    await store.loadFile(meta('a.csv', 'payments', runId), async (loader) => {
+      await loader.addPayments(payments(3000));
+      return done(3000);
+    });
+    // In WAL mode the database file changes only when a checkpoint copies pages into it: here, the thread's.
+    expect(await grows(file, before, 10_000)).toBe(true);
+    await store.close();
+    const raw = new Database(file, { readonly: true });
+    try {
+      expect(raw.prepare('SELECT count(*) AS n, sum(amount_fen) AS fen FROM payment').get()).toEqual({ n: 3000, fen: 3000 * 100000 + (2999 * 3000) / 2 });
+      expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('below the threshold the commit leaves the checkpoint to SQLite as before (no thread)', async () => {
+    const file = path.join(dir, 'small.db');
+    const store = await openSqlite(file);
+    const runId = ((await store.beginRun('2025-01-31', 'host', process.pid, '2025-01-31T00:00:00Z')) as { runId: number }).runId;
+    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(store.db);
+    const before = fs.statSync(file).size;
+    await store.loadFile(meta('a.csv', 'payments', runId), async (loader) => {
+      await loader.addPayments(payments(300));
+      return done(300);
+    });
+    expect(await grows(file, before, 300)).toBe(false);
+    await store.close();
+  });
+
+  it('a first load right after a file checkpointed in the background writes through the rollback journal as usual', async () => {
+    const file = path.join(dir, 'first.db');
+    const store = await openSqlite(file, { backgroundCheckpointBytes: 1 });
+    try {
+      const runId = ((await store.beginRun('2025-01-31', 'host', process.pid, '2025-01-31T00:00:00Z')) as { runId: number }).runId;
+      // A death file: the payment table stays empty, so the next load of payments is a first load.
+      await store.loadFile(meta('d.csv', 'deaths', runId), async (loader) => {
+        await loader.addDeathRecords(Array.from({ length: 2000 }, (_, i) => ({
+          line: i + 2, source: 'health', id_number: `36010219400101${String(i).padStart(4, '0')}`, id_raw: `36010219400101${String(i).padStart(4, '0')}`, id_valid: 0,
+          name: '李四', sex: 'F', birth_date: '1940-01-01', death_date: '2024-06-01', cremation_date: null, cancel_date: null, cancel_reason: null, is_death: 1,
+        })));
+        return done(2000);
+      });
+      const load = await store.beginFirstLoad!();
+      expect(load).not.toBeNull();
+      // Had the thread's connection still been open, the store would have stayed in WAL mode.
+      expect(Object.values((await sql.raw('PRAGMA journal_mode').execute(store.db)).rows[0] as object)[0]).toBe('delete');
+      await load!.abort();
+    } finally {
+      await store.close();
+    }
+  });
+});
