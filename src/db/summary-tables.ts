@@ -109,8 +109,8 @@ export const PERSON_SUMMARY_MARKS: Readonly<Record<PersonSummary, HighWaterMark>
  * Adds to `account_person` the (account, ID) pairs of the payments with `since < id <= until` (every id up to
  * `until` when `since` is null), non-empty accounts only. Incrementally, the primary key drops the repeats
  * (measured on the 250,000-recipient bench store, 3.1 M rows into 250,036 pairs: 2.7 s of CPU against 3.8 s
- * for SELECT DISTINCT with 128 MiB sorter runs), and the new pairs come sorted (small sorter runs). Built from scratch, the pairs are grouped first, so the
- * table is filled in key order without a lookup per payment.
+ * for SELECT DISTINCT with 128 MiB sorter runs), and the new pairs come sorted (small sorter runs). Built
+ * from scratch, the pairs are grouped first, so the table is filled in key order without a lookup per payment.
  */
 async function fillAccountPersons(trx: Transaction<DB>, since: number | null, until: number): Promise<void> {
   const pairs = trx

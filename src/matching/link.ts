@@ -257,10 +257,10 @@ export async function findLinks(
   const personExplained = (id: string): boolean => explainedPersons.has(id);
 
   // 1. The ID itself (every death record's ID, or the given ones: the same rows, read by ID in chunks).
-  if (exactIds && keepRows) {
-    // Every row, not the distinct person columns: the caller counts them too. Ordered as SQLite's skip-scan
-    // gives the distinct rows (by period, then the rest of the natural key), so the names, sexes and raw IDs
-    // are met in the same order as without `keepRows` (the verdicts, and their fingerprints, are the same).
+  if (exactIds) {
+    // Every row, not the distinct person columns: `keepRows` callers count them too. Ordered as SQLite's
+    // skip-scan gives the distinct rows (by period, then the rest of the natural key), so the names, sexes and
+    // raw IDs are met in the order the full stage meets them (the verdicts and their fingerprints are equal).
     for (const c of chunks([...new Set(exactIds)].sort())) {
       const rows = await db
         .selectFrom('payment')
@@ -269,15 +269,14 @@ export async function findLinks(
         .orderBy('id_number').orderBy('period').orderBy('scheme').orderBy('item').orderBy('batch')
         .execute();
       addRecipientRows(recipients, rows);
+      if (!keepRows) continue;
       for (const r of rows) {
         const g = keepRows.get(r.id_number);
         if (g) g.push(r);
         else keepRows.set(r.id_number, [r]);
       }
     }
-    for (const g of keepRows.values()) g.sort((a, b) => cmpStr(a.period, b.period) || Number(a.id) - Number(b.id));
-  } else if (exactIds) {
-    for (const c of chunks([...new Set(exactIds)].sort())) addRecipientRows(recipients, await db.selectFrom('payment').select(personColumns).distinct().where('id_number', 'in', c).execute());
+    if (keepRows) for (const g of keepRows.values()) g.sort((a, b) => cmpStr(a.period, b.period) || Number(a.id) - Number(b.id));
   } else {
     const exactRows = await db
       .selectFrom('payment')
