@@ -2,7 +2,8 @@
  * SQLite store files (src/db/sqlite.ts): a new store is made with 16 KiB pages (issue 10); a store made with
  * another page size (every store before this change: SQLite's 4 KiB) keeps it and is opened and migrated as
  * before. Kysely's queries reuse prepared statements (issue 10). A new store's payment key is a plain rowid;
- * a store that already holds payments keeps AUTOINCREMENT (issue 10).
+ * a store that already holds payments keeps AUTOINCREMENT; a large commit's checkpoint and the first build of
+ * the person summaries run in threads with connections of their own (issue 10).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,8 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { migrations } from '../src/db/migrations.ts';
+import { buildPersonSummariesAhead, maxPaymentId, PERSON_SUMMARY_MARKS, refreshPersonSummary } from '../src/db/summary-tables.ts';
+import type { Store } from '../src/db/store.ts';
 import { cachingStatements, openSqlite, PAGE_SIZE, STATEMENT_CACHE_SIZE } from '../src/db/sqlite.ts';
 
 describe('SQLite store page size', () => {
@@ -249,6 +252,105 @@ describe('the checkpoint after a large file commit runs in a thread of its own',
       await load!.abort();
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('kysely transactions begin IMMEDIATE', () => {
+  it('a transaction holds the write lock from its first statement, even a read', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-begin-'));
+    const file = path.join(dir, 'b.db');
+    const store = await openSqlite(file);
+    const other = new Database(file);
+    other.pragma('busy_timeout = 0');
+    try {
+      await store.db.transaction().execute(async (trx) => {
+        await trx.selectFrom('run').select('id').execute();
+        // A deferred BEGIN would hold no lock yet: the other connection could take the write lock and commit,
+        // and this transaction's first write would then fail (SQLITE_BUSY_SNAPSHOT).
+        expect(() => other.exec('BEGIN IMMEDIATE')).toThrow(/locked|busy/i);
+      });
+      other.exec('BEGIN IMMEDIATE');
+      other.exec('COMMIT');
+    } finally {
+      other.close();
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('person summaries built ahead in a thread (buildPersonSummariesAhead)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-ahead-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const rows = (n: number) => Array.from({ length: n }, (_, i) => ({
+    line: i + 2, person_no: null, id_number: `36010219500312${String(i % 97).padStart(4, '0')}`, id_raw: `36010219500312${String(i % 97).padStart(4, '0')}`, id_valid: 0,
+    name: '张三', sex: 'M', scheme: i % 3 ? '110' : '170', item: 'pension', item_raw: '基本养老金', period: `2024-${String((i % 12) + 1).padStart(2, '0')}`,
+    amount_fen: i % 11 === 0 ? -5000 : 100000 + i, paid_on: null, account: i % 5 === 0 ? '' : `62170000000000${i % 31}`, bank: null, agency: null, district_code: '360102', batch: `B${i}`,
+  }));
+  /** A store with the same payments, its summaries not built yet. */
+  const loaded = async (name: string) => {
+    const store = await openSqlite(path.join(dir, name));
+    const runId = ((await store.beginRun('2025-01-31', 'host', process.pid, '2025-01-31T00:00:00Z')) as { runId: number }).runId;
+    await store.loadFile({ path: 'a.csv', sha256: 'a', size: 1, mtimeMs: 1, kind: 'payments', source: 'bureau', format: 'csv', layoutKey: 'k', runId }, async (loader) => {
+      await loader.addPayments(rows(1500));
+      return { status: 'ingested', encoding: 'utf-8', errorCode: null, error: null, headerLine: 1, rowsRead: 1500, rowsAccepted: 1500, rowsRejected: 0, rowsSkipped: 0, rowsRepeated: 0 };
+    });
+    // Migrations 0005/0006 left marks at 0 on the empty store: both summaries are "to build".
+    return store;
+  };
+  const contents = async (store: Store) => ({
+    stats: (await store.db.selectFrom('payment_group_stats').selectAll().orderBy('id_number').orderBy('scheme').orderBy('item').execute()).map((r) => ({ ...r })),
+    pairs: (await store.db.selectFrom('account_person').selectAll().orderBy('account').orderBy('id_number').execute()).map((r) => ({ ...r })),
+    marks: (await store.db.selectFrom('detector_state').select(['detector', 'key', 'value']).where('run_id', '=', 0).where('key', 'in', Object.values(PERSON_SUMMARY_MARKS).map((m) => m.key)).orderBy('detector').orderBy('key').execute()).map((r) => ({ ...r })),
+  });
+
+  it('the thread builds both tables and their marks; refreshPersonSummary then has nothing to do; same tables as built on the main connection', async () => {
+    const main = await loaded('main.db');
+    const ahead = await loaded('ahead.db');
+    try {
+      const until = await maxPaymentId(main.db);
+      await refreshPersonSummary(main.db, 'account_person', until);
+      const jobs: (string | null)[] = [];
+      const run = ahead.runInThread!.bind(ahead);
+      (ahead as { runInThread: Store['runInThread'] }).runInThread = async (job) => {
+        const r = await run(job);
+        jobs.push(r);
+        return r;
+      };
+      await buildPersonSummariesAhead(ahead, until);
+      expect(jobs).toEqual([]); // started, not finished: refreshPersonSummary waits for it
+      await refreshPersonSummary(ahead.db, 'account_person', until);
+      expect(jobs).toEqual([null]);
+      const want = await contents(main);
+      expect(want.stats.length).toBeGreaterThan(50);
+      expect(want.pairs.length).toBeGreaterThan(20);
+      expect(want.marks.map((m) => m.value)).toEqual([String(until), String(until)]);
+      expect(await contents(ahead)).toEqual(want);
+      // Built already: nothing is started again.
+      await buildPersonSummariesAhead(ahead, until);
+      expect(jobs).toEqual([null]);
+    } finally {
+      await main.close();
+      await ahead.close();
+    }
+  });
+
+  it('when the thread fails, refreshPersonSummary builds the tables itself', async () => {
+    const main = await loaded('main2.db');
+    const failing = await loaded('failing.db');
+    try {
+      const until = await maxPaymentId(main.db);
+      await refreshPersonSummary(main.db, 'payment_group_stats', until);
+      const run = failing.runInThread!.bind(failing);
+      // The thread's write step meets a statement that fails: its transaction rolls back.
+      (failing as { runInThread: Store['runInThread'] }).runInThread = (job) => run({ ...job, write: [...job.write, { sql: 'INSERT INTO no_such_table VALUES (1)', parameters: [] }] });
+      await buildPersonSummariesAhead(failing, until);
+      await refreshPersonSummary(failing.db, 'payment_group_stats', until);
+      expect(await contents(failing)).toEqual(await contents(main));
+    } finally {
+      await main.close();
+      await failing.close();
     }
   });
 });

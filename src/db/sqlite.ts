@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { DB, NewPayment } from './schema.ts';
 import { migrateToLatest } from './migrations.ts';
-import { PAY_STRIDE, type DuplicatePayment, type FileLoader, type FirstLoad, type PaymentNotNew, type PaymentOutcome, type RunHolder, type Store } from './store.ts';
+import { PAY_STRIDE, type DuplicatePayment, type FileLoader, type FirstLoad, type PaymentNotNew, type PaymentOutcome, type RunHolder, type Store, type ThreadJob } from './store.ts';
 
 /** Page size (bytes) of a new SQLite store (see openSqlite). */
 export const PAGE_SIZE = 16384;
@@ -28,14 +28,20 @@ export const STATEMENT_CACHE_SIZE = 256;
  * updates of a nightly run execute the same few statements tens of thousands of times, and preparing them
  * took about 1 s of a 1M-recipient incremental run (CPU profile, issue 10). A statement still being iterated
  * is not handed out again (better-sqlite3 refuses to run a busy statement): that caller gets one of its own.
- * A cached statement whose schema changed is prepared again by SQLite itself when it next runs.
+ * A cached statement whose schema changed is prepared again by SQLite itself when it next runs. Kysely's
+ * transactions begin IMMEDIATE (see `prepare`).
  * @param raw the open connection; `close()` closes it
  */
 export function cachingStatements(raw: Database.Database, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
   const cache = new Map<string, Database.Statement>();
   return {
     close: () => raw.close(),
-    prepare(sql: string) {
+    prepare(source: string) {
+      // Kysely begins a transaction with a plain (deferred) BEGIN: one that read before it wrote would fail
+      // with SQLITE_BUSY_SNAPSHOT, busy timeout or not, had another connection (a thread of this store, another
+      // process) committed in between. Every kysely transaction here writes, so it takes the write lock at
+      // its start and waits its turn instead.
+      const sql = source === 'begin' ? 'begin immediate' : source;
       const hit = cache.get(sql);
       if (hit) {
         if (hit.busy) return raw.prepare(sql);
@@ -71,6 +77,33 @@ try {
   parentPort.postMessage({ result: db.pragma('wal_checkpoint(PASSIVE)') });
 } catch (e) {
   parentPort.postMessage({ error: String((e && e.message) || e) });
+} finally {
+  db.close();
+}`;
+
+/**
+ * A {@link ThreadJob}'s thread (Store.runInThread): its own connection, the job's steps, a message with null
+ * or the error, then it closes and exits. CommonJS for `new Worker(…, { eval: true })`, like
+ * {@link CHECKPOINT_THREAD}. `workerData`: `{ file, module, job }`.
+ */
+const JOB_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.file, { fileMustExist: true });
+const job = workerData.job;
+const run = (q) => db.prepare(q.sql).run(...q.parameters);
+try {
+  db.pragma('busy_timeout = 15000');
+  for (const p of job.pragmas) db.pragma(p);
+  for (const q of job.read) run(q);
+  db.exec('BEGIN IMMEDIATE');
+  for (const q of job.write) run(q);
+  db.exec('COMMIT');
+  for (const q of job.after) run(q);
+  parentPort.postMessage(null);
+} catch (e) {
+  if (db.inTransaction) db.exec('ROLLBACK');
+  parentPort.postMessage(String((e && e.message) || e));
 } finally {
   db.close();
 }`;
@@ -249,35 +282,47 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
     if (!hasStats && raw.prepare('SELECT 1 FROM payment LIMIT 1').get()) writePaymentKeyStats();
   }
 
+  // Threads with connections of their own (a checkpoint, a ThreadJob): close() and a first load wait for them.
+  const threads = new Set<Promise<unknown>>();
+  /** Starts `code` in a thread with `{ file, module, ...data }`; resolves with its one message (undefined if it died first). */
+  const startThread = (code: string, data: Record<string, unknown>): Promise<unknown> => {
+    const done = new Promise<unknown>((resolve) => {
+      let message: unknown;
+      const thread = new Worker(code, {
+        eval: true,
+        workerData: { file: path.resolve(file), module: createRequire(import.meta.url).resolve('better-sqlite3'), ...data },
+      });
+      thread.once('message', (m) => (message = m));
+      thread.on('error', (e) => (message ??= e instanceof Error ? e.message : String(e)));
+      thread.once('exit', () => {
+        threads.delete(done);
+        resolve(message);
+      });
+    });
+    threads.add(done);
+    return done;
+  };
+  const waitForThreads = async (): Promise<void> => {
+    while (threads.size) await Promise.all(threads);
+  };
   // The background checkpoint (see the doc above): one thread at a time; a commit while one runs asks for
-  // another when it ends.
+  // another when it ends. A failed checkpoint is left to the next one (the pages stay in the WAL).
   const backgroundBytes = options.backgroundCheckpointBytes ?? BACKGROUND_CHECKPOINT_BYTES;
-  let checkpointing: Promise<void> | null = null;
+  let checkpointing = false;
   let checkpointAgain = false;
   const checkpointInBackground = (): void => {
     if (checkpointing) {
       checkpointAgain = true;
       return;
     }
-    checkpointing = new Promise<void>((resolve) => {
-      const thread = new Worker(CHECKPOINT_THREAD, {
-        eval: true,
-        workerData: { file: path.resolve(file), module: createRequire(import.meta.url).resolve('better-sqlite3') },
-      });
-      // A failed checkpoint is left to the next one (the pages stay in the WAL): nothing to report.
-      thread.on('error', () => {});
-      thread.once('exit', () => {
-        checkpointing = null;
-        resolve();
-        if (checkpointAgain) {
-          checkpointAgain = false;
-          checkpointInBackground();
-        }
-      });
+    checkpointing = true;
+    void startThread(CHECKPOINT_THREAD, {}).then(() => {
+      checkpointing = false;
+      if (checkpointAgain) {
+        checkpointAgain = false;
+        checkpointInBackground();
+      }
     });
-  };
-  const waitForCheckpoint = async (): Promise<void> => {
-    while (checkpointing) await checkpointing;
   };
   const walBytes = (): number => {
     try {
@@ -352,8 +397,8 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
     async beginFirstLoad() {
       if (firstLoad || loading) throw new Error('beginFirstLoad: a load is already open');
       // The journal mode cannot leave WAL while another connection is reading it, as a checkpoint thread does:
-      // the first load would then go through the WAL (every page written twice). Wait for it first.
-      await waitForCheckpoint();
+      // the first load would then go through the WAL (every page written twice). Wait for the threads first.
+      await waitForThreads();
       if (firstLoad || loading) throw new Error('beginFirstLoad: a load is already open');
       // The index rebuild sorts every payment: its sorter spills to temporary files, which must not be in
       // memory (temp_store = MEMORY would hold the whole sort and break the RSS bound at city scale).
@@ -482,8 +527,13 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
     async endRun() {
       // The lock is the `running` row itself: the caller sets the final status.
     },
+    async runInThread(job: ThreadJob) {
+      if (file === ':memory:') throw new Error('runInThread: an in-memory database has no other connection');
+      const m = await startThread(JOB_THREAD, { job });
+      return m === null ? null : String(m ?? 'the thread exited without an answer');
+    },
     async close() {
-      await waitForCheckpoint();
+      await waitForThreads();
       await db.destroy();
     },
   };

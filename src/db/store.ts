@@ -132,7 +132,31 @@ export interface Store {
   optimize(): Promise<void>;
   /** Releases the run lock taken by {@link beginRun} (the run row's status is the caller's business). */
   endRun(runId: number): Promise<void>;
+  /**
+   * SQLite (optional): runs a {@link ThreadJob} on a connection of its own in a worker thread, while this
+   * connection goes on; `close()` waits for it.
+   * @returns null when the job committed, else the error that stopped it (its transaction rolled back)
+   */
+  runInThread?(job: ThreadJob): Promise<string | null>;
   close(): Promise<void>;
+}
+
+/** A compiled statement: SQL text and its parameters (kysely's CompiledQuery, as data a thread can receive). */
+export interface ThreadStatement {
+  sql: string;
+  parameters: readonly unknown[];
+}
+
+/**
+ * Work for {@link Store.runInThread}: `pragmas` (connection settings, e.g. `cache_size = -2048`), then `read`
+ * statements outside any write transaction (reads of the stored tables, writes to TEMP tables only: they take
+ * no write lock), then `write` statements in one IMMEDIATE transaction, then `after` (clean-up of TEMP tables).
+ */
+export interface ThreadJob {
+  pragmas: readonly string[];
+  read: readonly ThreadStatement[];
+  write: readonly ThreadStatement[];
+  after: readonly ThreadStatement[];
 }
 
 

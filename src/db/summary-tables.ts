@@ -5,8 +5,9 @@
  * `payment_group_stats` (amount_anomaly), `account_person` (shared_account) and `scheme_period` (reports);
  * their migrations (0005–0007) fill them and set the mark with {@link setHighWater}.
  */
-import { sql, SqliteAdapter, type Kysely, type Transaction } from 'kysely';
+import { sql, SqliteAdapter, type CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { DB } from './schema.ts';
+import type { Store } from './store.ts';
 
 /** A summary table that is only ever added to from new payment rows. */
 export type SummaryTable = 'payment_group_stats' | 'account_person' | 'scheme_period';
@@ -25,15 +26,22 @@ export async function readHighWater(db: Kysely<DB>, mark: HighWaterMark): Promis
 
 /** Records that a summary table includes every payment with `id <= id` (replacing the previous mark). */
 export async function setHighWater(db: Kysely<DB>, mark: HighWaterMark, id: number): Promise<void> {
-  await db.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', mark.detector).where('key', '=', mark.key).execute();
-  await db.insertInto('detector_state').values({ run_id: 0, detector: mark.detector, key: mark.key, value: String(id) }).execute();
+  for (const q of highWaterStatements(db, mark, id)) await db.executeQuery(q);
+}
+
+/** The statements of {@link setHighWater}, compiled. */
+function highWaterStatements(db: Kysely<DB>, mark: HighWaterMark, id: number): CompiledQuery[] {
+  return [
+    db.deleteFrom('detector_state').where('run_id', '=', 0).where('detector', '=', mark.detector).where('key', '=', mark.key).compile(),
+    db.insertInto('detector_state').values({ run_id: 0, detector: mark.detector, key: mark.key, value: String(id) }).compile(),
+  ];
 }
 
 /** True when a mark says the table holds no payment yet: missing (the table is emptied first) or 0. */
 const isBuild = (since: number | null): boolean => since === null || since === 0;
 
 /** The highest stored payment id, 0 when there is none. */
-async function maxPaymentId(db: Kysely<DB>): Promise<number> {
+export async function maxPaymentId(db: Kysely<DB>): Promise<number> {
   const top = await db.selectFrom('payment').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
   return top?.m == null ? 0 : Number(top.m);
 }
@@ -186,14 +194,28 @@ interface PersonGroupsTable {
  * separate builds (both with 2 MiB sorter runs) and 10.4 s for the two with 128 MiB runs.
  */
 async function buildPersonSummaries(trx: Transaction<DB>, until: number): Promise<void> {
-  const t = trx.withTables<{ fg_person_groups: PersonGroupsTable }>();
+  const q = personSummaryStatements(trx, until);
+  await trx.executeQuery(q.group);
+  try {
+    for (const f of q.fill) await trx.executeQuery(f);
+  } finally {
+    await trx.executeQuery(q.drop);
+  }
+}
+
+/**
+ * The statements of {@link buildPersonSummaries}, compiled: `group` makes the scratch table, `fill` fills the
+ * (emptied) summaries from it, `drop` drops it.
+ */
+function personSummaryStatements(db: Kysely<DB>, until: number): { group: CompiledQuery; fill: CompiledQuery[]; drop: CompiledQuery } {
+  const t = db.withTables<{ fg_person_groups: PersonGroupsTable }>();
   const positive = (e: 'amount_fen' | '1') =>
     sql<number | null>`case when ${sql.ref('amount_fen')} > 0 then ${e === '1' ? sql.lit(1) : sql.ref('amount_fen')} end`;
-  await t.schema
+  const group = t.schema
     .createTable('fg_person_groups')
     .temporary()
     .as(
-      trx
+      db
         .selectFrom('payment')
         .select((eb) => [
           'id_number', 'scheme', 'item', 'account',
@@ -202,9 +224,9 @@ async function buildPersonSummaries(trx: Transaction<DB>, until: number): Promis
         .where('id', '<=', until)
         .groupBy(['id_number', 'scheme', 'item', 'account']),
     )
-    .execute();
-  try {
-    await t
+    .compile();
+  const fill = [
+    t
       .insertInto('payment_group_stats')
       .columns(['id_number', 'scheme', 'item', 'n', 'min_fen', 'max_fen'])
       .expression(
@@ -215,8 +237,8 @@ async function buildPersonSummaries(trx: Transaction<DB>, until: number): Promis
           .groupBy(['id_number', 'scheme', 'item'])
           .orderBy('id_number').orderBy('scheme').orderBy('item'),
       )
-      .execute();
-    await t
+      .compile(),
+    t
       .insertInto('account_person')
       .columns(['account', 'id_number'])
       .expression(
@@ -229,10 +251,49 @@ async function buildPersonSummaries(trx: Transaction<DB>, until: number): Promis
           .groupBy(['account', 'id_number'])
           .orderBy('account').orderBy('id_number'),
       )
-      .execute();
-  } finally {
-    await t.schema.dropTable('fg_person_groups').execute();
-  }
+      .compile(),
+  ];
+  return { group, fill, drop: t.schema.dropTable('fg_person_groups').compile() };
+}
+
+/** Builds in the background, by store (see {@link buildPersonSummariesAhead}); {@link refreshPersonSummary} waits for them. */
+const buildsAhead = new WeakMap<Kysely<DB>, Promise<void>>();
+
+/**
+ * Starts building both person summaries from every payment with `id <= untilId` in a thread of the store's
+ * own (SQLite: Store.runInThread), when neither holds any payment yet (the first run of a store), and returns
+ * at once; other stores, or summaries already built, are left to {@link refreshPersonSummary} as before.
+ *
+ * The build is the same statements as {@link buildPersonSummaries}: the grouping of every payment (the long
+ * part: ≈ 8 s at 1M recipients, 11.7 M rows) writes a TEMP table only, so it takes no write lock and runs
+ * while the first detectors run on the main connection, on the core they leave idle; then the two tables and
+ * their marks are written in one transaction (≈ 2 s, during which a write of the main connection waits).
+ * {@link refreshPersonSummary} waits for it, then finds both marks at `untilId` and does nothing. If the
+ * thread fails, its transaction rolls back and {@link refreshPersonSummary} builds the tables itself.
+ */
+export async function buildPersonSummariesAhead(store: Store, untilId: number): Promise<void> {
+  if (!store.runInThread || buildsAhead.has(store.db) || untilId <= 0) return;
+  for (const t of ['account_person', 'payment_group_stats'] as const) if (!isBuild(await readHighWater(store.db, PERSON_SUMMARY_MARKS[t]))) return;
+  const q = personSummaryStatements(store.db, untilId);
+  const data = (c: CompiledQuery) => ({ sql: c.sql, parameters: [...c.parameters] });
+  const write = [
+    ...(['payment_group_stats', 'account_person'] as const).map((t) => store.db.deleteFrom(t).compile()),
+    ...q.fill,
+    ...Object.values(PERSON_SUMMARY_MARKS).flatMap((m) => highWaterStatements(store.db, m, untilId)),
+  ];
+  const done = store
+    .runInThread({
+      // Small sorter runs, as withBuildSorter, but no sorter helper thread: the main thread is running the
+      // first detectors on the other core (1M bench full run: 84.3 s without the helper, 88.1 s with it,
+      // 93.9 s for the build on the main thread). The files the sort spills go to disk.
+      pragmas: [`cache_size = -${BUILD_SORTER_CACHE_KIB}`, 'temp_store = FILE'],
+      read: [data(q.group)],
+      write: write.map(data),
+      after: [data(q.drop)],
+    })
+    .then(() => undefined, () => undefined)
+    .finally(() => buildsAhead.delete(store.db));
+  buildsAhead.set(store.db, done);
 }
 
 /**
@@ -244,6 +305,8 @@ async function buildPersonSummaries(trx: Transaction<DB>, until: number): Promis
  * runs on SQLite ({@link BUILD_SORTER_CACHE_KIB}).
  */
 export async function refreshPersonSummary(db: Kysely<DB>, table: PersonSummary, untilId: number): Promise<void> {
+  // A build started ahead (buildPersonSummariesAhead) first: it needs the write lock this transaction takes.
+  await buildsAhead.get(db);
   await db.transaction().execute(async (trx) => {
     const since = await readHighWater(trx, PERSON_SUMMARY_MARKS[table]);
     if (since !== null && since >= untilId) return;

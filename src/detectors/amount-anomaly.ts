@@ -353,6 +353,7 @@ async function scopePersons(db: Kysely<DB>, inc: DetectorIncremental, excluded: 
 export const amountAnomaly: Detector = {
   id: 'amount_anomaly',
   title: 'Amounts far outside own history and peers',
+  personSummaries: true,
   async *run(ctx: DetectorContext) {
     const { db, settings } = ctx;
     const p = settings.detectors.amount_anomaly;

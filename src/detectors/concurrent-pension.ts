@@ -255,6 +255,7 @@ async function incrementalFindings(db: Kysely<DB>, inc: DetectorIncremental, cla
 export const concurrentPension: Detector = {
   id: 'concurrent_pension',
   title: "Residents' pension drawn with another pension",
+  personSummaries: true,
   async *run(ctx: DetectorContext) {
     const { db, settings } = ctx;
     const { residentScheme, otherSchemes } = settings.detectors.concurrent_pension;

@@ -227,6 +227,7 @@ async function incrementalFindings(db: Kysely<DB>, inc: DetectorIncremental, min
 export const sharedAccount: Detector = {
   id: 'shared_account',
   title: 'One account, several people',
+  personSummaries: true,
   async *run(ctx: DetectorContext) {
     const { db } = ctx;
     const { minPersons } = ctx.settings.detectors.shared_account;

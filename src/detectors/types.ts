@@ -90,5 +90,11 @@ export interface Detector {
   /** Stable id, used in cases and exports: e.g. `deceased_payment`. */
   readonly id: string;
   readonly title: string;
+  /**
+   * True when the detector reads the person summaries (`payment_group_stats`, `account_person`;
+   * src/db/summary-tables.ts): a run whose store has not built them yet starts the build in a thread before
+   * the first detector (buildPersonSummariesAhead).
+   */
+  readonly personSummaries?: boolean;
   run(ctx: DetectorContext): AsyncIterable<Finding>;
 }
