@@ -4,6 +4,7 @@ import {
 } from '../src/identity/resident-id.ts';
 import { compareBirthAndSex, compareField, compareIds, idVouches } from '../src/matching/compare.ts';
 import { prng, damageOnce } from '../src/matching/eval/scenario.ts';
+import { disagreementReason } from '../src/matching/link.ts';
 
 /** Builds a valid ID from its 17 digits. */
 const valid = (body17: string): string => body17 + checkCharacter(body17);
@@ -109,5 +110,32 @@ describe('birth date and sex across a link', () => {
     const edit = idEdit(deathId, recId);
     const r = compareBirthAndSex({ death: { id: deathId, valid: deathValid, source: 'civil-affairs', birth_date: birth, sex }, recipient: { id: recId, valid: true, sexes: [] }, edit });
     expect([r.birth.level, r.sex.level]).toEqual([birthLevel, sexLevel]);
+  });
+});
+
+describe('the reason line of a disagreeing field names the sources that disagree (disagreementReason)', () => {
+  const reasonOf = (field: 'birth' | 'sex', death: { id: string; birth_date?: string; sex?: string }, sexes: string[]): string => {
+    const r = compareBirthAndSex({
+      death: { id: death.id, valid: isValidIdNumber(death.id), source: 'health', birth_date: death.birth_date ?? null, sex: death.sex ?? null },
+      recipient: { id: A, valid: true, sexes }, edit: idEdit(death.id, A),
+    });
+    expect(r[field].level).toBe('disagree');
+    return disagreementReason(field === 'birth' ? 'birth date' : 'sex', r[field].values);
+  };
+
+  it('a clash inside the payments (the ID says male, the sex column female) does not blame the death record', () => {
+    // Found by a fresh-user trial: a health record without a sex column was named as the one that differed.
+    expect(reasonOf('sex', { id: A }, ['F'])).toBe('sex in the payments ID differs from the payments');
+  });
+
+  it('the death record against the payments', () => {
+    expect(reasonOf('sex', { id: A, sex: 'F' }, ['M'])).toBe('sex in the health record differs from the payments ID and payments');
+    expect(reasonOf('birth', { id: A, birth_date: '1948-01-01' }, [])).toBe('birth date in the health record differs from the payments ID');
+  });
+
+  it('three different values; sources named once each, no value in the line', () => {
+    const line = disagreementReason('sex', ['health:F', 'health ID:M', 'payments ID:M', 'payments:X', 'payments:X']);
+    expect(line).toBe("sex differs between the health record, the health record's ID and payments ID and the payments");
+    expect(disagreementReason('birth date', ['civil-affairs:1948-01-01', 'payments ID:1950-03-12'])).not.toMatch(/19\d\d/);
   });
 });

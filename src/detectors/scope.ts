@@ -22,8 +22,10 @@ import type { Confidence, Evidence, Finding } from './types.ts';
 /**
  * Version of the detectors' rules: bump it when a detector's output changes for the same data, so that the
  * next run recomputes everything instead of carrying forward findings made by the old rules.
+ * - 2: a deceased_payment reason line for a disagreeing birth date or sex names the sources that disagree
+ *   (src/matching/link.ts disagreementReason), no longer always the death record.
  */
-export const DETECTION_VERSION = 1;
+export const DETECTION_VERSION = 2;
 
 /** Fingerprint of everything besides the data that decides the findings: settings, detector list, rules. */
 export function detectionFingerprint(settings: Settings, detectorIds: readonly string[]): string {

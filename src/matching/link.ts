@@ -558,8 +558,8 @@ export function assessRecipient(recipient: RecipientForLink, links: readonly Per
   // comparisons, which only investigators see in full (DOMAIN.md §6).
   for (const l of used) {
     if (l.name === 'none') reasons.push(`name in the ${l.record.source} record differs from the payments'`);
-    if (l.birth.level === 'disagree') reasons.push(`birth date in the ${l.record.source} record differs`);
-    if (l.sex.level === 'disagree') reasons.push(`sex in the ${l.record.source} record differs`);
+    if (l.birth.level === 'disagree') reasons.push(disagreementReason('birth date', l.birth.values));
+    if (l.sex.level === 'disagree') reasons.push(disagreementReason('sex', l.sex.values));
   }
   if (c.month_disagreement) reasons.push(`sources disagree on the month of death (${c.months.join(', ')})`);
   const contradicted = reasons.length > 0;
@@ -639,6 +639,32 @@ export function assessRecipient(recipient: RecipientForLink, links: readonly Per
     reasons: uniq(reasons),
     why,
   };
+}
+
+/**
+ * The reason line of a field that disagrees across a link, naming the sources on each side and no value
+ * (values stay in the comparisons, DOMAIN.md §6): "sex in the payments ID differs from the payments",
+ * "birth date in the civil-affairs record differs from the payments ID". `values` are a
+ * {@link FieldComparison}'s `source:value` strings (sources: a death record source such as `health`, that
+ * source's ID as `health ID`, `payments ID`, `payments`); sources with the same value are named together, in
+ * the order given. Before, the line always blamed the death record, also when the clash was between the
+ * payments' own ID and sex field (fresh-user trial, issue 10).
+ */
+export function disagreementReason(field: string, values: readonly string[]): string {
+  const label = (source: string): string =>
+    source === 'payments' || source === 'payments ID' ? source : source.endsWith(' ID') ? `${source.slice(0, -3)} record's ID` : `${source} record`;
+  const groups = new Map<string, string[]>();
+  for (const v of values) {
+    const at = v.indexOf(':');
+    const [source, value] = [v.slice(0, at), v.slice(at + 1)];
+    const g = groups.get(value);
+    if (g) {
+      if (!g.includes(label(source))) g.push(label(source));
+    } else groups.set(value, [label(source)]);
+  }
+  const sides = [...groups.values()].map((g) => `the ${g.join(' and ')}`);
+  if (sides.length === 2) return `${field} in ${sides[0]} differs from ${sides[1]}`;
+  return `${field} differs between ${sides.slice(0, -1).join(', ')} and ${sides.at(-1)}`;
 }
 
 /**
