@@ -12,7 +12,8 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { migrations } from '../src/db/migrations.ts';
-import { buildPersonSummariesAhead, maxPaymentId, PERSON_SUMMARY_MARKS, refreshPersonSummary } from '../src/db/summary-tables.ts';
+import { maxPaymentId, PERSON_SUMMARY_MARKS, readHighWater, refreshPersonSummary, refreshSummariesAhead, SCHEME_PERIOD_HIGH_WATER } from '../src/db/summary-tables.ts';
+import { refreshSchemePeriods } from '../src/reports/report-data.ts';
 import type { Store } from '../src/db/store.ts';
 import { cachingStatements, openSqlite, PAGE_SIZE, STATEMENT_CACHE_SIZE } from '../src/db/sqlite.ts';
 
@@ -280,29 +281,84 @@ describe('kysely transactions begin IMMEDIATE', () => {
   });
 });
 
-describe('person summaries built ahead in a thread (buildPersonSummariesAhead)', () => {
+describe('summary tables brought up to date ahead in a thread (refreshSummariesAhead)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-ahead-'));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const rows = (n: number) => Array.from({ length: n }, (_, i) => ({
-    line: i + 2, person_no: null, id_number: `36010219500312${String(i % 97).padStart(4, '0')}`, id_raw: `36010219500312${String(i % 97).padStart(4, '0')}`, id_valid: 0,
-    name: '张三', sex: 'M', scheme: i % 3 ? '110' : '170', item: 'pension', item_raw: '基本养老金', period: `2024-${String((i % 12) + 1).padStart(2, '0')}`,
-    amount_fen: i % 11 === 0 ? -5000 : 100000 + i, paid_on: null, account: i % 5 === 0 ? '' : `62170000000000${i % 31}`, bank: null, agency: null, district_code: '360102', batch: `B${i}`,
+  /** Payment rows; `month` 13 is a later month (2025-01) with new people, accounts and one new scheme. */
+  const rows = (n: number, month?: number) => Array.from({ length: n }, (_, i) => ({
+    line: i + 2, person_no: null, id_number: `36010219500312${String(i % (month ? 131 : 97)).padStart(4, '0')}`, id_raw: `36010219500312${String(i % (month ? 131 : 97)).padStart(4, '0')}`, id_valid: 0,
+    name: '张三', sex: 'M', scheme: month ? (i % 4 ? '110' : '120') : i % 3 ? '110' : '170', item: 'pension', item_raw: '基本养老金',
+    period: month ? '2025-01' : `2024-${String((i % 12) + 1).padStart(2, '0')}`,
+    amount_fen: i % 11 === 0 ? -5000 : (month ? 300000 : 100000) + i, paid_on: null, account: i % 5 === 0 ? '' : `62170000000000${i % (month ? 37 : 31)}`, bank: null, agency: null, district_code: '360102',
+    batch: `${month ? 'C' : 'B'}${i}`,
   }));
+  const load = async (store: Store, name: string, payments: ReturnType<typeof rows>) => {
+    const runId = ((await store.beginRun('2025-01-31', 'host', process.pid, '2025-01-31T00:00:00Z')) as { runId: number }).runId;
+    await store.loadFile({ path: name, sha256: name, size: 1, mtimeMs: 1, kind: 'payments', source: 'bureau', format: 'csv', layoutKey: 'k', runId }, async (loader) => {
+      await loader.addPayments(payments);
+      return { status: 'ingested', encoding: 'utf-8', errorCode: null, error: null, headerLine: 1, rowsRead: payments.length, rowsAccepted: payments.length, rowsRejected: 0, rowsSkipped: 0, rowsRepeated: 0 };
+    });
+    await store.db.updateTable('run').set({ status: 'succeeded' }).where('id', '=', runId).execute();
+  };
   /** A store with the same payments, its summaries not built yet. */
   const loaded = async (name: string) => {
     const store = await openSqlite(path.join(dir, name));
-    const runId = ((await store.beginRun('2025-01-31', 'host', process.pid, '2025-01-31T00:00:00Z')) as { runId: number }).runId;
-    await store.loadFile({ path: 'a.csv', sha256: 'a', size: 1, mtimeMs: 1, kind: 'payments', source: 'bureau', format: 'csv', layoutKey: 'k', runId }, async (loader) => {
-      await loader.addPayments(rows(1500));
-      return { status: 'ingested', encoding: 'utf-8', errorCode: null, error: null, headerLine: 1, rowsRead: 1500, rowsAccepted: 1500, rowsRejected: 0, rowsSkipped: 0, rowsRepeated: 0 };
-    });
-    // Migrations 0005/0006 left marks at 0 on the empty store: both summaries are "to build".
+    await load(store, 'a.csv', rows(1500));
+    // Migrations 0005–0007 left marks at 0 on the empty store: every summary is "to build".
     return store;
   };
   const contents = async (store: Store) => ({
     stats: (await store.db.selectFrom('payment_group_stats').selectAll().orderBy('id_number').orderBy('scheme').orderBy('item').execute()).map((r) => ({ ...r })),
     pairs: (await store.db.selectFrom('account_person').selectAll().orderBy('account').orderBy('id_number').execute()).map((r) => ({ ...r })),
+    schemePeriods: (await store.db.selectFrom('scheme_period').selectAll().orderBy('scheme').orderBy('period').execute()).map((r) => ({ ...r })),
     marks: (await store.db.selectFrom('detector_state').select(['detector', 'key', 'value']).where('run_id', '=', 0).where('key', 'in', Object.values(PERSON_SUMMARY_MARKS).map((m) => m.key)).orderBy('detector').orderBy('key').execute()).map((r) => ({ ...r })),
+    schemeMark: await readHighWater(store.db, SCHEME_PERIOD_HIGH_WATER),
+  });
+  /** Wraps the store's runInThread to record each job's outcome (null: committed). */
+  const recorded = (store: Store): (string | null)[] => {
+    const jobs: (string | null)[] = [];
+    const run = store.runInThread!.bind(store);
+    (store as { runInThread: Store['runInThread'] }).runInThread = async (job) => {
+      const r = await run(job);
+      jobs.push(r);
+      return r;
+    };
+    return jobs;
+  };
+  /** Everything brought up to date on the main connection, as the detectors and the reports do. */
+  const refreshAll = async (store: Store, until: number) => {
+    await refreshPersonSummary(store.db, 'account_person', until);
+    await refreshPersonSummary(store.db, 'payment_group_stats', until);
+    await refreshSchemePeriods(store.db);
+  };
+
+  it('a new month: the thread adds its rows to every summary; the same tables and marks as on the main connection', async () => {
+    const main = await loaded('inc-main.db');
+    const ahead = await loaded('inc-ahead.db');
+    try {
+      for (const st of [main, ahead]) {
+        await refreshAll(st, await maxPaymentId(st.db));
+        await load(st, 'b.csv', rows(800, 13));
+      }
+      const until = await maxPaymentId(main.db);
+      await refreshAll(main, until);
+      const jobs = recorded(ahead);
+      await refreshSummariesAhead(ahead, until, { person: true });
+      await refreshPersonSummary(ahead.db, 'account_person', until); // waits for the thread
+      expect(jobs).toEqual([null]);
+      // The thread moved every mark: the refreshes on the main connection have nothing left to do.
+      expect(await readHighWater(ahead.db, SCHEME_PERIOD_HIGH_WATER)).toBe(until);
+      expect(await readHighWater(ahead.db, PERSON_SUMMARY_MARKS.payment_group_stats)).toBe(until);
+      await refreshAll(ahead, until);
+      const want = await contents(main);
+      expect(want.schemePeriods).toContainEqual({ scheme: '120', period: '2025-01' });
+      expect(want.pairs.some((p) => p.account === '6217000000000036')).toBe(true);
+      expect(want.schemeMark).toBe(until);
+      expect(await contents(ahead)).toEqual(want);
+    } finally {
+      await main.close();
+      await ahead.close();
+    }
   });
 
   it('the thread builds both tables and their marks; refreshPersonSummary then has nothing to do; same tables as built on the main connection', async () => {
@@ -311,25 +367,22 @@ describe('person summaries built ahead in a thread (buildPersonSummariesAhead)',
     try {
       const until = await maxPaymentId(main.db);
       await refreshPersonSummary(main.db, 'account_person', until);
-      const jobs: (string | null)[] = [];
-      const run = ahead.runInThread!.bind(ahead);
-      (ahead as { runInThread: Store['runInThread'] }).runInThread = async (job) => {
-        const r = await run(job);
-        jobs.push(r);
-        return r;
-      };
-      await buildPersonSummariesAhead(ahead, until);
+      await refreshSchemePeriods(main.db);
+      const jobs = recorded(ahead);
+      await refreshSummariesAhead(ahead, until, { person: true });
       expect(jobs).toEqual([]); // started, not finished: refreshPersonSummary waits for it
       await refreshPersonSummary(ahead.db, 'account_person', until);
       expect(jobs).toEqual([null]);
+      await refreshSchemePeriods(ahead.db);
       const want = await contents(main);
       expect(want.stats.length).toBeGreaterThan(50);
       expect(want.pairs.length).toBeGreaterThan(20);
       expect(want.marks.map((m) => m.value)).toEqual([String(until), String(until)]);
       expect(await contents(ahead)).toEqual(want);
       // Built already: nothing is started again.
-      await buildPersonSummariesAhead(ahead, until);
+      await refreshSummariesAhead(ahead, until, { person: true });
       expect(jobs).toEqual([null]);
+      expect(want.schemePeriods.length).toBeGreaterThan(10);
     } finally {
       await main.close();
       await ahead.close();
@@ -345,8 +398,10 @@ describe('person summaries built ahead in a thread (buildPersonSummariesAhead)',
       const run = failing.runInThread!.bind(failing);
       // The thread's write step meets a statement that fails: its transaction rolls back.
       (failing as { runInThread: Store['runInThread'] }).runInThread = (job) => run({ ...job, write: [...job.write, { sql: 'INSERT INTO no_such_table VALUES (1)', parameters: [] }] });
-      await buildPersonSummariesAhead(failing, until);
+      await refreshSummariesAhead(failing, until, { person: true });
       await refreshPersonSummary(failing.db, 'payment_group_stats', until);
+      await refreshSchemePeriods(main.db);
+      await refreshSchemePeriods(failing.db);
       expect(await contents(failing)).toEqual(await contents(main));
     } finally {
       await main.close();

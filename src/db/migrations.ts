@@ -4,7 +4,7 @@
  */
 import { Kysely, Migrator, sql, type CreateTableBuilder, type Migration, type MigrationProvider } from 'kysely';
 import type { Engine } from './connection.ts';
-import { setHighWater } from './summary-tables.ts';
+import { SCHEME_PERIOD_HIGH_WATER, setHighWater } from './summary-tables.ts';
 
 type AnyDb = Kysely<any>;
 
@@ -348,8 +348,6 @@ const accountPerson: Migration = {
   },
 };
 
-/** Key (detector `reports`, run 0) of `scheme_period`'s payment high-water mark in `detector_state`. */
-export const SCHEME_PERIOD_HIGH_WATER = { detector: 'reports', key: 'scheme_period_high_water' } as const;
 
 /**
  * Removes the last two scans of every payment row from each nightly run (issue 10):

@@ -93,6 +93,7 @@ export async function refreshFromNewPayments(
   fill: (trx: Transaction<DB>, since: number | null, until: number) => Promise<void>,
   untilId?: number,
 ): Promise<void> {
+  await aheadDone(db);
   await db.transaction().execute(async (trx) => {
     const since = await readHighWater(trx, mark);
     const until = untilId ?? (await maxPaymentId(trx));
@@ -121,25 +122,29 @@ export const PERSON_SUMMARY_MARKS: Readonly<Record<PersonSummary, HighWaterMark>
  * from scratch, the pairs are grouped first, so the table is filled in key order without a lookup per payment.
  */
 async function fillAccountPersons(trx: Transaction<DB>, since: number | null, until: number): Promise<void> {
-  const pairs = trx
+  const q = accountPersonsQuery(trx, since, until);
+  if (isBuild(since)) await trx.executeQuery(q);
+  else await withBuildSorter(trx, () => trx.executeQuery(q), false);
+}
+
+/** The statement of {@link fillAccountPersons}, compiled. */
+function accountPersonsQuery(db: Kysely<DB>, since: number | null, until: number): CompiledQuery {
+  const pairs = db
     .selectFrom('payment')
     .select(['account', 'id_number'])
     .where('account', 'is not', null)
     .where('account', '<>', '')
     .where('id', '<=', until)
     .$if(since !== null, (q) => q.where('id', '>', since!));
-  if (isBuild(since)) {
-    await trx.insertInto('account_person').columns(['account', 'id_number']).expression(pairs.groupBy(['account', 'id_number'])).execute();
-    return;
-  }
+  if (isBuild(since)) return db.insertInto('account_person').columns(['account', 'id_number']).expression(pairs.groupBy(['account', 'id_number'])).compile();
   // In key order: each pair's lookup lands next to the previous one instead of anywhere in the table
   // (1M-recipient bench store, 853 k new rows: 1.7–1.8 s unordered, 0.6–0.7 s sorted with small sorter runs).
-  const insert = trx
+  return db
     .insertInto('account_person')
     .columns(['account', 'id_number'])
     .expression(pairs.orderBy('account').orderBy('id_number'))
-    .onConflict((oc) => oc.columns(['account', 'id_number']).doNothing());
-  await withBuildSorter(trx, () => insert.execute(), false);
+    .onConflict((oc) => oc.columns(['account', 'id_number']).doNothing())
+    .compile();
 }
 
 /**
@@ -147,14 +152,24 @@ async function fillAccountPersons(trx: Transaction<DB>, since: number | null, un
  * `since` is null): count, min and max per (person, scheme, item), summed and widened into the groups there.
  */
 async function fillGroupStats(trx: Transaction<DB>, since: number | null, until: number): Promise<void> {
-  const agg = trx
+  const q = groupStatsQuery(trx, since, until);
+  // A new month's GROUP BY sorts its rows too: small sorter runs there as well (1M-recipient bench store,
+  // 989 k new rows: 2.5–3.1 s of CPU with the 128 MiB cache's runs, 1.8–1.9 s with 2 MiB; a helper thread
+  // gained nothing at this size). A build (since null) is already inside withBuildSorter.
+  if (since === null) await trx.executeQuery(q);
+  else await withBuildSorter(trx, () => trx.executeQuery(q), false);
+}
+
+/** The statement of {@link fillGroupStats}, compiled. */
+function groupStatsQuery(db: Kysely<DB>, since: number | null, until: number): CompiledQuery {
+  const agg = db
     .selectFrom('payment')
     .select((eb) => ['id_number', 'scheme', 'item', eb.fn.countAll<number>().as('n'), eb.fn.min('amount_fen').as('min_fen'), eb.fn.max('amount_fen').as('max_fen')])
     .where('amount_fen', '>', 0)
     .where('id', '<=', until)
     .$if(since !== null, (q) => q.where('id', '>', since!))
     .groupBy(['id_number', 'scheme', 'item']);
-  const upsert = trx
+  return db
     .insertInto('payment_group_stats')
     .columns(['id_number', 'scheme', 'item', 'n', 'min_fen', 'max_fen'])
     .expression(agg)
@@ -164,12 +179,8 @@ async function fillGroupStats(trx: Transaction<DB>, since: number | null, until:
         min_fen: eb.case().when('excluded.min_fen', '<', eb.ref('payment_group_stats.min_fen')).then(eb.ref('excluded.min_fen')).else(eb.ref('payment_group_stats.min_fen')).end(),
         max_fen: eb.case().when('excluded.max_fen', '>', eb.ref('payment_group_stats.max_fen')).then(eb.ref('excluded.max_fen')).else(eb.ref('payment_group_stats.max_fen')).end(),
       })),
-    );
-  // A new month's GROUP BY sorts its rows too: small sorter runs there as well (1M-recipient bench store,
-  // 989 k new rows: 2.5–3.1 s of CPU with the 128 MiB cache's runs, 1.8–1.9 s with 2 MiB; a helper thread
-  // gained nothing at this size). A build (since null) is already inside withBuildSorter.
-  if (since === null) await upsert.execute();
-  else await withBuildSorter(trx, () => upsert.execute(), false);
+    )
+    .compile();
 }
 
 const FILL: Readonly<Record<PersonSummary, typeof fillGroupStats>> = { account_person: fillAccountPersons, payment_group_stats: fillGroupStats };
@@ -256,44 +267,101 @@ function personSummaryStatements(db: Kysely<DB>, until: number): { group: Compil
   return { group, fill, drop: t.schema.dropTable('fg_person_groups').compile() };
 }
 
-/** Builds in the background, by store (see {@link buildPersonSummariesAhead}); {@link refreshPersonSummary} waits for them. */
-const buildsAhead = new WeakMap<Kysely<DB>, Promise<void>>();
+/** Refreshes running in a thread, by store (see {@link refreshSummariesAhead}); the refresh functions here wait for them. */
+const refreshesAhead = new WeakMap<Kysely<DB>, Promise<void>>();
+
+/** Waits for a refresh started ahead on `db`'s store: it needs the write lock the caller's transaction is about to take. */
+async function aheadDone(db: Kysely<DB>): Promise<void> {
+  await refreshesAhead.get(db);
+}
+
+/** Key (detector `reports`, run 0) of `scheme_period`'s payment high-water mark in `detector_state`. */
+export const SCHEME_PERIOD_HIGH_WATER: HighWaterMark = { detector: 'reports', key: 'scheme_period_high_water' };
 
 /**
- * Starts building both person summaries from every payment with `id <= untilId` in a thread of the store's
- * own (SQLite: Store.runInThread), when neither holds any payment yet (the first run of a store), and returns
- * at once; other stores, or summaries already built, are left to {@link refreshPersonSummary} as before.
- *
- * The build is the same statements as {@link buildPersonSummaries}: the grouping of every payment (the long
- * part: ≈ 8 s at 1M recipients, 11.7 M rows) writes a TEMP table only, so it takes no write lock and runs
- * while the first detectors run on the main connection, on the core they leave idle; then the two tables and
- * their marks are written in one transaction (≈ 2 s, during which a write of the main connection waits).
- * {@link refreshPersonSummary} waits for it, then finds both marks at `untilId` and does nothing. If the
- * thread fails, its transaction rolls back and {@link refreshPersonSummary} builds the tables itself.
+ * The statement that adds to `scheme_period` the (scheme, period) pairs of the positive payments with
+ * `since < id <= until` (every id up to `until` when `since` is null), from `source`: the payments, or a TEMP
+ * table of those pairs made by {@link refreshSummariesAhead}. DISTINCT, not GROUP BY: SQLite keeps the few
+ * distinct pairs in a small temporary index, where a GROUP BY sorts every row first (11.5 M rows of a
+ * 1M-recipient first load: 2.8 s against 7.2 s).
  */
-export async function buildPersonSummariesAhead(store: Store, untilId: number): Promise<void> {
-  if (!store.runInThread || buildsAhead.has(store.db) || untilId <= 0) return;
-  for (const t of ['account_person', 'payment_group_stats'] as const) if (!isBuild(await readHighWater(store.db, PERSON_SUMMARY_MARKS[t]))) return;
-  const q = personSummaryStatements(store.db, untilId);
+export function schemePeriodPairs(db: Kysely<DB>, since: number | null, until: number) {
+  return db
+    .selectFrom('payment')
+    .select(['scheme', 'period'])
+    .distinct()
+    .where('amount_fen', '>', 0)
+    .where('id', '<=', until)
+    .$if(since !== null, (q) => q.where('id', '>', since!));
+}
+
+/**
+ * Starts bringing the summary tables up to the payments with `id <= untilId` in a thread of the store's own
+ * (SQLite: Store.runInThread), and returns at once; the refresh functions here ({@link refreshPersonSummary},
+ * {@link refreshFromNewPayments}) wait for it, then find their marks at `untilId` and do nothing. Nothing is
+ * started on other stores, or when everything is up to date already. `person`: the two person summaries
+ * (when the run's detectors read them); `scheme_period` always (the reports read it).
+ *
+ * The same statements as on the main connection, in one job: the long reads (the first build's grouping of
+ * every payment: ≈ 8 s at 1M recipients, 11.7 M rows; `scheme_period`'s distinct pairs: ≈ 1.8 s) write TEMP
+ * tables only, so they take no write lock and run while the first detectors run, on the core they leave
+ * idle; then the tables and their marks are written in one transaction (≈ 2 s for a first build or a new
+ * month's rows), during which a write of the main connection waits its turn (transactions begin IMMEDIATE,
+ * src/db/sqlite.ts). If the thread fails, its transaction rolls back and the refresh functions do the work
+ * on the main connection as before.
+ */
+export async function refreshSummariesAhead(store: Store, untilId: number, which: { person: boolean }): Promise<void> {
+  const db = store.db;
+  if (!store.runInThread || refreshesAhead.has(db) || untilId <= 0) return;
+  const read: CompiledQuery[] = [];
+  const write: CompiledQuery[] = [];
+  const after: CompiledQuery[] = [];
+  if (which.person) {
+    const tables = Object.keys(PERSON_SUMMARY_MARKS) as PersonSummary[];
+    const marks = await Promise.all(tables.map((t) => readHighWater(db, PERSON_SUMMARY_MARKS[t])));
+    if (marks.every(isBuild)) {
+      const q = personSummaryStatements(db, untilId);
+      read.push(q.group);
+      write.push(...tables.map((t) => db.deleteFrom(t).compile()), ...q.fill);
+      after.push(q.drop);
+      for (const t of tables) write.push(...highWaterStatements(db, PERSON_SUMMARY_MARKS[t], untilId));
+    } else if (!marks.some(isBuild)) {
+      tables.forEach((t, i) => {
+        if (marks[i]! >= untilId) return;
+        write.push(t === 'account_person' ? accountPersonsQuery(db, marks[i]!, untilId) : groupStatsQuery(db, marks[i]!, untilId));
+        write.push(...highWaterStatements(db, PERSON_SUMMARY_MARKS[t], untilId));
+      });
+    } // else one is built and the other not: left to refreshPersonSummary
+  }
+  const since = await readHighWater(db, SCHEME_PERIOD_HIGH_WATER);
+  if (since === null || since < untilId) {
+    const t = db.withTables<{ fg_scheme_periods: { scheme: string; period: string } }>();
+    read.push(t.schema.createTable('fg_scheme_periods').temporary().as(schemePeriodPairs(db, since, untilId)).compile());
+    if (since === null) write.push(db.deleteFrom('scheme_period').compile());
+    write.push(
+      t.insertInto('scheme_period').columns(['scheme', 'period'])
+        .expression(t.selectFrom('fg_scheme_periods').select(['scheme', 'period']).where('scheme', 'is not', null))
+        .onConflict((oc) => oc.columns(['scheme', 'period']).doNothing())
+        .compile(),
+      ...highWaterStatements(db, SCHEME_PERIOD_HIGH_WATER, untilId),
+    );
+    after.push(t.schema.dropTable('fg_scheme_periods').compile());
+  }
+  if (write.length === 0) return;
   const data = (c: CompiledQuery) => ({ sql: c.sql, parameters: [...c.parameters] });
-  const write = [
-    ...(['payment_group_stats', 'account_person'] as const).map((t) => store.db.deleteFrom(t).compile()),
-    ...q.fill,
-    ...Object.values(PERSON_SUMMARY_MARKS).flatMap((m) => highWaterStatements(store.db, m, untilId)),
-  ];
   const done = store
     .runInThread({
       // Small sorter runs, as withBuildSorter, but no sorter helper thread: the main thread is running the
       // first detectors on the other core (1M bench full run: 84.3 s without the helper, 88.1 s with it,
-      // 93.9 s for the build on the main thread). The files the sort spills go to disk.
+      // 93.9 s for the build on the main thread). The files the sorts spill go to disk.
       pragmas: [`cache_size = -${BUILD_SORTER_CACHE_KIB}`, 'temp_store = FILE'],
-      read: [data(q.group)],
+      read: read.map(data),
       write: write.map(data),
-      after: [data(q.drop)],
+      after: after.map(data),
     })
     .then(() => undefined, () => undefined)
-    .finally(() => buildsAhead.delete(store.db));
-  buildsAhead.set(store.db, done);
+    .finally(() => refreshesAhead.delete(db));
+  refreshesAhead.set(db, done);
 }
 
 /**
@@ -305,8 +373,7 @@ export async function buildPersonSummariesAhead(store: Store, untilId: number): 
  * runs on SQLite ({@link BUILD_SORTER_CACHE_KIB}).
  */
 export async function refreshPersonSummary(db: Kysely<DB>, table: PersonSummary, untilId: number): Promise<void> {
-  // A build started ahead (buildPersonSummariesAhead) first: it needs the write lock this transaction takes.
-  await buildsAhead.get(db);
+  await aheadDone(db);
   await db.transaction().execute(async (trx) => {
     const since = await readHighWater(trx, PERSON_SUMMARY_MARKS[table]);
     if (since !== null && since >= untilId) return;

@@ -92,8 +92,8 @@ export interface Detector {
   readonly title: string;
   /**
    * True when the detector reads the person summaries (`payment_group_stats`, `account_person`;
-   * src/db/summary-tables.ts): a run whose store has not built them yet starts the build in a thread before
-   * the first detector (buildPersonSummariesAhead).
+   * src/db/summary-tables.ts): the run brings them up to date in a thread while the first detectors run
+   * (refreshSummariesAhead).
    */
   readonly personSummaries?: boolean;
   run(ctx: DetectorContext): AsyncIterable<Finding>;

@@ -23,7 +23,7 @@ import type { Detector, DetectorStats, Finding } from '../detectors/types.ts';
 import { detectionFingerprint, planDetection, pruneStates, saveRunState, storedFindingId, storedFindings, type DetectorIncremental } from '../detectors/scope.ts';
 import { upsertCases, type CarriedFindings, type CaseChanges } from '../cases/upsert.ts';
 import { writeRunReports, type DetectorOutcome, type RunReportFiles } from '../reports/run-reports.ts';
-import { buildPersonSummariesAhead, maxPaymentId } from '../db/summary-tables.ts';
+import { maxPaymentId, refreshSummariesAhead } from '../db/summary-tables.ts';
 import { pausePoint } from '../config/test-hooks.ts';
 import type { FileReport as IngestFileReport } from '../ingest/ingest.ts';
 
@@ -121,9 +121,10 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     const plan = await planDetection(db, runId, fingerprint, new Set(deathChanged));
     if (plan.mode === 'full') log.info({ step: 'detect', mode: 'full', reason: plan.reason }, `detectors compute in full: ${plan.reason}`);
     else log.info({ step: 'detect', mode: 'incremental', since: plan.sinceId, prevRun: plan.prevRunId, fresh: [...plan.freshPeriods], old: plan.oldPeriods, deathChanged: deathChanged.length }, `detectors scan what is new since run ${plan.prevRunId}`);
-    // The first build of the person summaries runs in a thread of the store's while the first detectors run
-    // (SQLite; nothing when they are built already: src/db/summary-tables.ts buildPersonSummariesAhead).
-    if (detectors.some((d) => d.personSummaries)) await buildPersonSummariesAhead(store, await maxPaymentId(db));
+    // The summary tables are brought up to date in a thread of the store's while the first detectors run
+    // (SQLite; src/db/summary-tables.ts refreshSummariesAhead): the person summaries when a detector reads
+    // them, scheme_period for the reports.
+    await refreshSummariesAhead(store, await maxPaymentId(db), { person: detectors.some((d) => d.personSummaries) });
     // Case events up to here are seen by this run's case updates; the next run looks again at chains with later ones.
     const eventsMark = Number((await db.selectFrom('case_event').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst())?.m ?? 0);
     // Claims of the previous run by the detectors before the current one (for claimChanged).
