@@ -162,8 +162,9 @@ describe.each(ENGINES)('relinkDeaths equals the full link stage (%s)', (engine) 
     // The rows block 1 read (the IDs of the relinked death records), kept for deceased_payment: every stored
     // row of such an ID, in (period, id) order, as the detector would read them itself. A recipient found by
     // another block (a repaired ID) is not there: the detector reads its rows.
-    expect(re.payments.size).toBeGreaterThan(0);
-    for (const [k, rows] of re.payments) {
+    expect(re.payments.rows.size).toBeGreaterThan(0);
+    for (const k of re.payments.read) expect(re.payments.from(k)).toBe('');
+    for (const [k, rows] of re.payments.rows) {
       const direct = await store.db.selectFrom('payment').select(['id', 'period', 'name', 'item', 'amount_fen']).where('id_number', '=', k).orderBy('period').orderBy('id').execute();
       const row = (r: { id: unknown; period: string; name: string; item: string; amount_fen: unknown }) => [Number(r.id), r.period, r.name, r.item, Number(r.amount_fen)];
       expect({ k, rows: rows.map(row) }).toEqual({ k, rows: direct.map(row) });

@@ -166,6 +166,23 @@ export interface LinkedPaymentRow extends PaymentPersonRow {
   district_code: string | null;
 }
 
+/**
+ * The payment rows block 1 of the link stage read, kept for deceased_payment (src/detectors/deceased-payment.ts)
+ * so that it does not read them again: `rows` by ID, in (period, id) order, every row of an ID in `read` with
+ * `period >= from(id)` (`YYYY-MM`; '' keeps every row).
+ */
+export interface KeptPayments {
+  rows: Map<string, LinkedPaymentRow[]>;
+  read: Set<string>;
+  /** Set by {@link linkDeaths}: each ID's earliest month of death in its death records. */
+  from: (idNumber: string) => string;
+}
+
+/** Empty {@link KeptPayments} keeping the rows from `from(id)` on (default: every row). */
+export function keptPayments(from: (idNumber: string) => string = () => ''): KeptPayments {
+  return { rows: new Map(), read: new Set(), from };
+}
+
 function addRecipientRows(into: Map<string, RecipientForLink>, rows: readonly PaymentPersonRow[]): void {
   for (const r of rows) {
     let p = into.get(r.id_number);
@@ -204,7 +221,7 @@ function recordForLink(r: Omit<DB['death_record'], 'id' | 'cremation_date' | 'ca
  * PostgreSQL).
  * @param exactIds the IDs block 1 reads payments for; default every death record's ID (`is_death = 1`).
  *   {@link relinkDeaths} passes those of the records it relinks.
- * @param keepRows with `exactIds`: filled with every payment row block 1 read, by ID, in (period, id) order
+ * @param keep filled with the payment rows block 1 read ({@link KeptPayments})
  * @returns every link (exact-ID links whatever the names; other links only when the names agree), with
  *   ambiguity marked
  */
@@ -212,7 +229,7 @@ export async function findLinks(
   db: Kysely<DB>,
   records: readonly DeathRecordForLink[],
   exactIds?: readonly string[],
-  keepRows?: Map<string, LinkedPaymentRow[]>,
+  keep?: KeptPayments,
 ): Promise<{ links: PersonLink[]; recipients: Map<string, RecipientForLink>; stats: Pick<LinkStats, 'invalidDeathIds' | 'invalidRecipientIds' | 'candidatePairs'> }> {
   const recipients = new Map<string, RecipientForLink>();
   const recordsById = new Map<string, DeathRecordForLink[]>();
@@ -257,35 +274,28 @@ export async function findLinks(
   const personExplained = (id: string): boolean => explainedPersons.has(id);
 
   // 1. The ID itself (every death record's ID, or the given ones: the same rows, read by ID in chunks).
-  if (exactIds) {
-    // Every row, not the distinct person columns: `keepRows` callers count them too. Ordered as SQLite's
-    // skip-scan gives the distinct rows (by period, then the rest of the natural key), so the names, sexes and
-    // raw IDs are met in the order the full stage meets them (the verdicts and their fingerprints are equal).
-    for (const c of chunks([...new Set(exactIds)].sort())) {
-      const rows = await db
-        .selectFrom('payment')
-        .select([...personColumns, 'id', 'scheme', 'item', 'period', 'amount_fen', 'paid_on', 'district_code'])
-        .where('id_number', 'in', c)
-        .orderBy('id_number').orderBy('period').orderBy('scheme').orderBy('item').orderBy('batch')
-        .execute();
-      addRecipientRows(recipients, rows);
-      if (!keepRows) continue;
-      for (const r of rows) {
-        const g = keepRows.get(r.id_number);
-        if (g) g.push(r);
-        else keepRows.set(r.id_number, [r]);
-      }
-    }
-    if (keepRows) for (const g of keepRows.values()) g.sort((a, b) => cmpStr(a.period, b.period) || Number(a.id) - Number(b.id));
-  } else {
-    const exactRows = await db
+  // Read by ID in chunks, every row (not the distinct person columns: `keep` callers count them too), ordered
+  // as SQLite's skip-scan meets them (by period, then the rest of the natural key): the names, sexes and raw
+  // IDs come in the same order on every path, so equal data gives equal verdicts and fingerprints.
+  const ids = exactIds ?? (await db.selectFrom('death_record').select('id_number').distinct().where('is_death', '=', 1).execute()).map((r) => r.id_number);
+  for (const c of chunks([...new Set(ids)].sort())) {
+    const rows = await db
       .selectFrom('payment')
-      .select(personColumns)
-      .distinct()
-      .where('id_number', 'in', (eb) => eb.selectFrom('death_record').select('id_number').where('is_death', '=', 1))
+      .select([...personColumns, 'id', 'scheme', 'item', 'period', 'amount_fen', 'paid_on', 'district_code'])
+      .where('id_number', 'in', c)
+      .orderBy('id_number').orderBy('period').orderBy('scheme').orderBy('item').orderBy('batch')
       .execute();
-    addRecipientRows(recipients, exactRows);
+    addRecipientRows(recipients, rows);
+    if (!keep) continue;
+    for (const id of c) keep.read.add(id);
+    for (const r of rows) {
+      if (r.period < keep.from(r.id_number)) continue;
+      const g = keep.rows.get(r.id_number);
+      if (g) g.push(r);
+      else keep.rows.set(r.id_number, [r]);
+    }
   }
+  if (keep) for (const g of keep.rows.values()) g.sort((a, b) => cmpStr(a.period, b.period) || Number(a.id) - Number(b.id));
   for (const p of recipients.values()) for (const rec of recordsById.get(p.id_number) ?? []) consider(rec, p);
 
   // 2a. Death records whose ID fails its check character: valid one-edit neighbours among the payments.
@@ -670,9 +680,23 @@ export function disagreementReason(field: string, values: readonly string[]): st
 /**
  * The whole link stage: reads the death records, links them to recipients, and decides each linked
  * recipient's tier. Recipients come out ordered by ID.
+ * @param keep filled with the payment rows of the death records' IDs ({@link KeptPayments}), each from the
+ *   earliest month of death its dated records give (none for an ID without one): its `from` is set here.
+ *   Every payment row is ≈ 300 bytes of heap; at 1M recipients the death records' IDs have 270 k rows, 92 k of
+ *   them from a month of death on.
  */
-export async function linkDeaths(db: Kysely<DB>): Promise<{ deaths: RecipientDeath[]; stats: LinkStats }> {
-  return assessAll(db, await readDeathRecords(db));
+export async function linkDeaths(db: Kysely<DB>, keep?: KeptPayments): Promise<{ deaths: RecipientDeath[]; stats: LinkStats }> {
+  const records = await readDeathRecords(db);
+  if (keep) {
+    const first = new Map<string, string>();
+    for (const r of records) {
+      const month = r.death_date.slice(0, 7);
+      const had = first.get(r.id_number);
+      if (had === undefined || month < had) first.set(r.id_number, month);
+    }
+    keep.from = (id) => first.get(id) ?? '9999-99';
+  }
+  return assessAll(db, records, undefined, keep);
 }
 
 /** What {@link relinkDeaths} recomputed, and where its verdicts are the whole truth. */
@@ -687,8 +711,8 @@ export interface Relink {
   covers: (idNumber: string) => boolean;
   /** The valid death-record IDs with payment rows stored since `sinceId` (all relinked). */
   withNewRows: ReadonlySet<string>;
-  /** Every stored payment row of each relinked ID that has any, in (period, id) order (read once, for the detector too). */
-  payments: ReadonlyMap<string, readonly LinkedPaymentRow[]>;
+  /** Every stored payment row of each relinked death-record ID (read once, for the detector too). */
+  payments: KeptPayments;
   stats: LinkStats & { relinkedIds: number };
 }
 
@@ -778,13 +802,13 @@ export async function relinkDeaths(db: Kysely<DB>, sinceId: number, ids: Iterabl
   }
   const exactIds = [...new Set(light.filter((r) => Number(r.id_valid) !== 1 || relinked.has(r.id_number)).map((r) => r.id_number))];
   const records = light.filter((r) => r.death_date !== null && (Number(r.id_valid) !== 1 || relinked.has(r.id_number))).map(recordForLink);
-  const payments = new Map<string, LinkedPaymentRow[]>();
+  const payments = keptPayments();
   const { deaths, stats } = await assessAll(db, records, exactIds, payments);
   return { deaths, covers: (id) => relinked.has(id) || !validWithDate.has(id), withNewRows, payments, stats: { ...stats, relinkedIds: exactIds.length } };
 }
 
-async function assessAll(db: Kysely<DB>, records: readonly DeathRecordForLink[], exactIds?: readonly string[], keepRows?: Map<string, LinkedPaymentRow[]>): Promise<{ deaths: RecipientDeath[]; stats: LinkStats }> {
-  const { links, recipients, stats } = await findLinks(db, records, exactIds, keepRows);
+async function assessAll(db: Kysely<DB>, records: readonly DeathRecordForLink[], exactIds?: readonly string[], keep?: KeptPayments): Promise<{ deaths: RecipientDeath[]; stats: LinkStats }> {
+  const { links, recipients, stats } = await findLinks(db, records, exactIds, keep);
   const byRecipient = new Map<string, PersonLink[]>();
   for (const l of links) {
     const g = byRecipient.get(l.recipient);
