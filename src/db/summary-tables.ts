@@ -279,11 +279,11 @@ async function aheadDone(db: Kysely<DB>): Promise<void> {
 export const SCHEME_PERIOD_HIGH_WATER: HighWaterMark = { detector: 'reports', key: 'scheme_period_high_water' };
 
 /**
- * The statement that adds to `scheme_period` the (scheme, period) pairs of the positive payments with
- * `since < id <= until` (every id up to `until` when `since` is null), from `source`: the payments, or a TEMP
- * table of those pairs made by {@link refreshSummariesAhead}. DISTINCT, not GROUP BY: SQLite keeps the few
- * distinct pairs in a small temporary index, where a GROUP BY sorts every row first (11.5 M rows of a
- * 1M-recipient first load: 2.8 s against 7.2 s).
+ * The (scheme, period) pairs `scheme_period` adds: those of the positive payments with `since < id <= until`
+ * (every id up to `until` when `since` is null), as a query (src/reports/report-data.ts refreshSchemePeriods
+ * inserts it; {@link refreshSummariesAhead} makes a TEMP table of it first). DISTINCT, not GROUP BY: SQLite
+ * keeps the few distinct pairs in a small temporary index, where a GROUP BY sorts every row first (11.5 M rows
+ * of a 1M-recipient first load: 2.8 s against 7.2 s).
  */
 export function schemePeriodPairs(db: Kysely<DB>, since: number | null, until: number) {
   return db
