@@ -5,6 +5,7 @@
  * a store that already holds payments keeps AUTOINCREMENT; a large commit's checkpoint and the first build of
  * the person summaries run in threads with connections of their own (issue 10).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,8 @@ import { maxPaymentId, PERSON_SUMMARY_MARKS, readHighWater, refreshPersonSummary
 import { refreshSchemePeriods } from '../src/reports/report-data.ts';
 import type { Store } from '../src/db/store.ts';
 import { cachingStatements, openSqlite, PAGE_SIZE, STATEMENT_CACHE_SIZE } from '../src/db/sqlite.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
 
 describe('SQLite store page size', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-pages-'));
@@ -408,4 +411,33 @@ describe('summary tables brought up to date ahead in a thread (refreshSummariesA
       await failing.close();
     }
   });
+});
+
+describe('stores opened by several processes at once', () => {
+  it('migrations run one process at a time: four processes opening a new store together all get the whole schema', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-race-'));
+    const file = path.join(dir, 'race.db');
+    try {
+      // Each process migrates the store it opens: without a lock their DDL interleaved (a fresh-user trial left
+      // a store without its unique payment key, every later command failing on migration 0009).
+      const at = Date.now() + 4000; // all four start loading first, then open within a few ms of each other
+      const exits = await Promise.all(Array.from({ length: 4 }, () => new Promise<{ code: number | null; err: string }>((resolve) => {
+        const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'run-ts.js'), path.join(ROOT, 'tests', 'fixtures', 'scripts', 'open-store.ts'), file, String(at)], { cwd: ROOT });
+        let err = '';
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('exit', (code) => resolve({ code, err }));
+      })));
+      expect(exits).toEqual(Array.from({ length: 4 }, () => ({ code: 0, err: '' })));
+      const raw = new Database(file, { readonly: true });
+      try {
+        expect(raw.prepare('SELECT name FROM kysely_migration ORDER BY name').pluck().all()).toEqual(Object.keys(migrations('sqlite')).sort());
+        expect(raw.prepare(`SELECT sql FROM sqlite_master WHERE name = 'payment_natural_key'`).pluck().get()).toMatch(/UNIQUE INDEX "payment_natural_key" on "payment" \("period", "id_number"/);
+        expect(raw.prepare(`SELECT sql FROM sqlite_master WHERE name = 'payment'`).pluck().get()).not.toMatch(/autoincrement/i);
+      } finally {
+        raw.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

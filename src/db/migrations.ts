@@ -482,6 +482,12 @@ export function migrations(engine: Engine): Record<string, Migration> {
   };
 }
 
+/** True when some migration has not been applied yet (read only: the migration tables may not exist yet). */
+export async function hasPendingMigrations(db: Kysely<any>, engine: Engine): Promise<boolean> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(engine) };
+  return (await new Migrator({ db, provider }).getMigrations()).some((m) => m.executedAt === undefined);
+}
+
 /**
  * Brings the schema up to date.
  * @throws Error naming the failed migration when one fails (the database is left at the last good one)

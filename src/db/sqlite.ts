@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { DB, NewPayment } from './schema.ts';
-import { migrateToLatest } from './migrations.ts';
+import { hasPendingMigrations, migrateToLatest } from './migrations.ts';
 import { PAY_STRIDE, type DuplicatePayment, type FileLoader, type FirstLoad, type PaymentNotNew, type PaymentOutcome, type RunHolder, type Store, type ThreadJob } from './store.ts';
 
 /** Page size (bytes) of a new SQLite store (see openSqlite). */
@@ -136,9 +136,10 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
   // pairs on this VM: 141 → 110 s and 149 → 114 s, system time 47 → 24 and 30 → 17 s; 32 KiB measured
   // slower (124 s). Set before the first write, so it applies only to a new file: an existing store keeps
   // the page size it was made with (changing it means a VACUUM of the whole file).
+  // The busy timeout first: switching to WAL needs a lock that a first load in another process holds.
+  raw.pragma('busy_timeout = 15000');
   if (raw.pragma('page_count', { simple: true }) === 0) raw.pragma(`page_size = ${PAGE_SIZE}`);
   raw.pragma('journal_mode = WAL');
-  raw.pragma('busy_timeout = 15000');
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
   // Bulk loads insert into a unique index in random key order: a large page cache keeps it in memory.
@@ -148,7 +149,21 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
   // took the process to 1.5 GiB; on disk it peaks at 0.4 GiB and runs faster (1M-recipient bench, issue 10).
   raw.pragma('temp_store = FILE');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: cachingStatements(raw) }) });
-  await migrateToLatest(db, 'sqlite');
+  // Migrations run under the write lock, one process at a time: kysely's SQLite migrator takes no lock between
+  // processes, and every command migrates the store it opens, so a `status` started while `run` created a
+  // store interleaved its DDL with the run's (a fresh-user trial left a store without its unique payment key,
+  // every later command failing on migration 0009). Only when a migration is pending: opening an up-to-date
+  // store takes no lock, so `status` and `cases` do not wait for a run's write transactions.
+  if (await hasPendingMigrations(db, 'sqlite')) {
+    raw.exec('BEGIN IMMEDIATE');
+    try {
+      await migrateToLatest(db, 'sqlite'); // nothing to do when another process migrated meanwhile
+      raw.exec('COMMIT');
+    } catch (e) {
+      if (raw.inTransaction) raw.exec('ROLLBACK');
+      throw e;
+    }
+  }
 
   const insertFile = raw.prepare(
     `INSERT INTO source_file (path, sha256, size, mtime_ms, kind, source, format, encoding, status, error_code, error, layout_key,

@@ -130,7 +130,7 @@ export async function planDetection(db: Kysely<DB>, runId: number, fingerprint: 
   const prevRunId = Number(prev.id);
   const state = await readStates(db, prevRunId, RUN);
   if (!state.has('fingerprint') || !state.has('high_water') || !state.has('periods')) return full(`run ${prevRunId} left no detection state`);
-  if (state.get('fingerprint') !== fingerprint) return full('settings or detectors changed since the previous run');
+  if (state.get('fingerprint') !== fingerprint) return full('settings, detectors or their rules (a new version) changed since the previous run');
   const missing = await db.selectFrom('finding').select((eb) => eb.fn.countAll().as('n')).where('run_id', '=', prevRunId).where('payment_ids', 'is', null).executeTakeFirstOrThrow();
   if (Number(missing.n) > 0) return full(`findings of run ${prevRunId} have no payment ids`);
   const sinceId = Number(state.get('high_water'));
