@@ -441,3 +441,33 @@ describe('stores opened by several processes at once', () => {
     }
   }, 60_000);
 });
+
+describe('a store held by a first load in another process', () => {
+  it('a command opening it waits for the lock instead of failing at once with "database is locked"', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fundguard-held-'));
+    const file = path.join(dir, 'held.db');
+    try {
+      await (await openSqlite(file)).close();
+      // As a first load holds it: a rollback journal and the write lock (RESERVED) for the whole load. A reader
+      // then gets its shared lock, but SQLite refuses it the switch to WAL at once, without waiting.
+      const holder = new Database(file);
+      holder.pragma('journal_mode = DELETE');
+      holder.exec('BEGIN IMMEDIATE');
+      holder.exec('CREATE TABLE held_marker (x INTEGER)');
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'fundguard.js'), 'status', '--db', file], { cwd: ROOT, env: { ...process.env, FUNDGUARD_LOG_LEVEL: 'warn' } });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      await new Promise((r) => setTimeout(r, 2500)); // the command has started and is waiting
+      holder.exec('COMMIT');
+      holder.pragma('journal_mode = WAL');
+      holder.close();
+      expect({ code: await exited, err }).toEqual({ code: 0, err: '' });
+      expect(out).toContain('no runs yet');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

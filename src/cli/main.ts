@@ -47,7 +47,7 @@ async function reportFailure(e: unknown): Promise<void> {
   if (e instanceof RunStoppedError) {
     process.stderr.write(`fundguard: ${e.message}\n`);
     process.exitCode = 0;
-  } else if (e instanceof RunLockedError) {
+  } else if (e instanceof RunLockedError || (e instanceof Error && e.name === 'StoreBusyError')) {
     process.stderr.write(`fundguard: ${e.message}\n`);
     process.exitCode = EXIT_LOCKED;
   } else if (e instanceof SettingsError) {

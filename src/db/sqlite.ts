@@ -108,6 +108,41 @@ try {
   db.close();
 }`;
 
+/** How long a statement waits for another connection's lock (ms), and opening a store for WAL mode. */
+const BUSY_TIMEOUT_MS = 15_000;
+
+/**
+ * The store is held by another process and could not be opened: a first load writes through a rollback
+ * journal and holds the whole file until it ends (src/db/sqlite.ts beginFirstLoad). The CLI exits 3, as for
+ * a run that holds the run lock (README "Exit codes").
+ */
+export class StoreBusyError extends Error {
+  override name = 'StoreBusyError';
+  constructor(file: string) {
+    super(`the database ${file} is busy: another process is writing it (a first load holds the whole file until it ends); not started — try again when it has finished`);
+  }
+}
+
+/**
+ * Puts the connection in WAL mode. SQLite answers a busy database at once here, without calling the busy
+ * handler (it would risk a deadlock), when another connection is converting a new file, or holds it in a
+ * first load's rollback journal: so this retries for the busy timeout. Seen by two fresh-user trials and CI:
+ * a `status` or a second `run` started during a first load failed with a bare "database is locked".
+ * @throws StoreBusyError when the file is still busy after {@link BUSY_TIMEOUT_MS}
+ */
+function toWal(raw: Database.Database, file: string): void {
+  for (const until = Date.now() + BUSY_TIMEOUT_MS; ; ) {
+    try {
+      raw.pragma('journal_mode = WAL');
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+      if (Date.now() >= until) throw new StoreBusyError(file);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+    }
+  }
+}
+
 /** Options of {@link openSqlite}. */
 export interface SqliteOptions {
   /**
@@ -136,10 +171,9 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
   // pairs on this VM: 141 → 110 s and 149 → 114 s, system time 47 → 24 and 30 → 17 s; 32 KiB measured
   // slower (124 s). Set before the first write, so it applies only to a new file: an existing store keeps
   // the page size it was made with (changing it means a VACUUM of the whole file).
-  // The busy timeout first: switching to WAL needs a lock that a first load in another process holds.
-  raw.pragma('busy_timeout = 15000');
+  raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   if (raw.pragma('page_count', { simple: true }) === 0) raw.pragma(`page_size = ${PAGE_SIZE}`);
-  raw.pragma('journal_mode = WAL');
+  toWal(raw, file);
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
   // Bulk loads insert into a unique index in random key order: a large page cache keeps it in memory.
