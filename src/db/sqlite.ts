@@ -63,28 +63,14 @@ export function cachingStatements(raw: Database.Database, size = STATEMENT_CACHE
  */
 export const BACKGROUND_CHECKPOINT_BYTES = 64 * 2 ** 20;
 
-/**
- * The checkpoint thread: its own connection to the store, one PASSIVE checkpoint (it copies the WAL's
- * committed pages into the database file while the main connection goes on reading and writing; it never
- * waits for a lock), then it closes and exits. Plain CommonJS run by `new Worker(…, { eval: true })`: no
- * module file to bundle. `workerData`: `{ file, module }` (the store's path, better-sqlite3's entry point).
- */
-const CHECKPOINT_THREAD = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.module);
-const db = new Database(workerData.file, { fileMustExist: true });
-try {
-  parentPort.postMessage({ result: db.pragma('wal_checkpoint(PASSIVE)') });
-} catch (e) {
-  parentPort.postMessage({ error: String((e && e.message) || e) });
-} finally {
-  db.close();
-}`;
+/** How long a statement waits for another connection's lock (ms), and opening a store for WAL mode. */
+const BUSY_TIMEOUT_MS = 15_000;
 
 /**
- * A {@link ThreadJob}'s thread (Store.runInThread): its own connection, the job's steps, a message with null
- * or the error, then it closes and exits. CommonJS for `new Worker(…, { eval: true })`, like
- * {@link CHECKPOINT_THREAD}. `workerData`: `{ file, module, job }`.
+ * The thread of a {@link ThreadJob} (Store.runInThread, and the background checkpoint): its own connection,
+ * the job's steps — a transaction only when it has `write` statements — a message with null or the error,
+ * then it closes and exits. Plain CommonJS run by `new Worker(…, { eval: true })`: no module file to bundle.
+ * `workerData`: `{ file, module, job }` (the store's path, better-sqlite3's entry point, the job).
  */
 const JOB_THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -93,12 +79,14 @@ const db = new Database(workerData.file, { fileMustExist: true });
 const job = workerData.job;
 const run = (q) => db.prepare(q.sql).run(...q.parameters);
 try {
-  db.pragma('busy_timeout = 15000');
+  db.pragma('busy_timeout = ${BUSY_TIMEOUT_MS}');
   for (const p of job.pragmas) db.pragma(p);
   for (const q of job.read) run(q);
-  db.exec('BEGIN IMMEDIATE');
-  for (const q of job.write) run(q);
-  db.exec('COMMIT');
+  if (job.write.length) {
+    db.exec('BEGIN IMMEDIATE');
+    for (const q of job.write) run(q);
+    db.exec('COMMIT');
+  }
   for (const q of job.after) run(q);
   parentPort.postMessage(null);
 } catch (e) {
@@ -108,8 +96,11 @@ try {
   db.close();
 }`;
 
-/** How long a statement waits for another connection's lock (ms), and opening a store for WAL mode. */
-const BUSY_TIMEOUT_MS = 15_000;
+/**
+ * The background checkpoint as a job: one PASSIVE checkpoint, which copies the WAL's committed pages into the
+ * database file while the main connection goes on reading and writing, and never waits for a lock.
+ */
+const CHECKPOINT_JOB: ThreadJob = { pragmas: ['wal_checkpoint(PASSIVE)'], read: [], write: [], after: [] };
 
 /**
  * The store is held by another process and could not be opened: a first load writes through a rollback
@@ -331,15 +322,15 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
     if (!hasStats && raw.prepare('SELECT 1 FROM payment LIMIT 1').get()) writePaymentKeyStats();
   }
 
-  // Threads with connections of their own (a checkpoint, a ThreadJob): close() and a first load wait for them.
+  // Threads with connections of their own (ThreadJobs, the checkpoint among them): close() and a first load wait for them.
   const threads = new Set<Promise<unknown>>();
-  /** Starts `code` in a thread with `{ file, module, ...data }`; resolves with its one message (undefined if it died first). */
-  const startThread = (code: string, data: Record<string, unknown>): Promise<unknown> => {
+  /** Starts `job` in a thread ({@link JOB_THREAD}); resolves with its one message (undefined if it died first). */
+  const startThread = (job: ThreadJob): Promise<unknown> => {
     const done = new Promise<unknown>((resolve) => {
       let message: unknown;
-      const thread = new Worker(code, {
+      const thread = new Worker(JOB_THREAD, {
         eval: true,
-        workerData: { file: path.resolve(file), module: createRequire(import.meta.url).resolve('better-sqlite3'), ...data },
+        workerData: { file: path.resolve(file), module: createRequire(import.meta.url).resolve('better-sqlite3'), job },
       });
       thread.once('message', (m) => (message = m));
       thread.on('error', (e) => (message ??= e instanceof Error ? e.message : String(e)));
@@ -365,7 +356,7 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
       return;
     }
     checkpointing = true;
-    void startThread(CHECKPOINT_THREAD, {}).then(() => {
+    void startThread(CHECKPOINT_JOB).then(() => {
       checkpointing = false;
       if (checkpointAgain) {
         checkpointAgain = false;
@@ -578,7 +569,7 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
     },
     async runInThread(job: ThreadJob) {
       if (file === ':memory:') throw new Error('runInThread: an in-memory database has no other connection');
-      const m = await startThread(JOB_THREAD, { job });
+      const m = await startThread(job);
       return m === null ? null : String(m ?? 'the thread exited without an answer');
     },
     async close() {

@@ -150,7 +150,8 @@ export interface ThreadStatement {
 /**
  * Work for {@link Store.runInThread}: `pragmas` (connection settings, e.g. `cache_size = -2048`), then `read`
  * statements outside any write transaction (reads of the stored tables, writes to TEMP tables only: they take
- * no write lock), then `write` statements in one IMMEDIATE transaction, then `after` (clean-up of TEMP tables).
+ * no write lock), then `write` statements in one IMMEDIATE transaction (none when there are none), then `after`
+ * (clean-up of TEMP tables).
  */
 export interface ThreadJob {
   pragmas: readonly string[];
