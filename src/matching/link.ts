@@ -151,10 +151,11 @@ interface PaymentPersonRow {
 }
 
 /**
- * A stored payment row as block 1 of {@link relinkDeaths} reads it: the person columns the link stage compares
- * and the columns a deceased_payment finding counts (src/detectors/deceased-payment.ts), so that the detector
- * does not read the same rows again. `id` and `amount_fen` as the driver gives them (numbers, or bigint/string
- * on PostgreSQL); `amount_fen` in fen, `period` `YYYY-MM`.
+ * A stored payment row as block 1 of the link stage reads it ({@link linkDeaths}, {@link relinkDeaths}): the
+ * person columns the link stage compares and the columns a deceased_payment finding counts
+ * (src/detectors/deceased-payment.ts), so that the detector does not read the same rows again. `id` and
+ * `amount_fen` as the driver gives them (numbers, or bigint/string on PostgreSQL); `amount_fen` in fen,
+ * `period` `YYYY-MM`.
  */
 export interface LinkedPaymentRow extends PaymentPersonRow {
   id: number | bigint | string;
@@ -174,7 +175,7 @@ export interface LinkedPaymentRow extends PaymentPersonRow {
 export interface KeptPayments {
   rows: Map<string, LinkedPaymentRow[]>;
   read: Set<string>;
-  /** Set by {@link linkDeaths}: each ID's earliest month of death in its death records. */
+  /** '' (every row) by default; {@link linkDeaths} sets it to each ID's earliest month of death in its records. */
   from: (idNumber: string) => string;
 }
 
