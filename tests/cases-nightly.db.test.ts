@@ -9,7 +9,7 @@ import { runNightly } from '../src/jobs/nightly-run.ts';
 import { upsertCases, type CarriedFindings } from '../src/cases/upsert.ts';
 import type { Finding } from '../src/detectors/types.ts';
 import { silentLogger } from '../src/log.ts';
-import { ID_A, ID_B, addPayments, caseRow, countRows, ctxAt, eventsOf, findingFor, freshStore, nightly, tempDir } from './cases-helpers.ts';
+import { ID_A, ID_B, addPayments, caseRow, countRows, ctxAt, eventsOf, findingFor, freshStore, nightly, residentId, tempDir } from './cases-helpers.ts';
 
 let store: Store;
 const ctx = ctxAt();
@@ -84,6 +84,35 @@ describe('open cases follow the extracts, people keep their work', () => {
   });
 });
 
+describe('many cases in one run (written in multi-row statements)', () => {
+  it('1,500 new cases: ids in the order of the findings, each with its own payments and its opened event; 300 updated and 50 gone next run', async () => {
+    const N = 1500; // opens, events and payments held back exceed the flush limit (4,000 rows) mid-run
+    const kept = N - 50;
+    const ids = Array.from({ length: N }, (_, i) => residentId(`3601021950010${String(10000 + i).slice(1)}`));
+    const pays = await addPayments(store, ids.flatMap((id, i) => months(3, 4).map((period) => ({ id, period, fen: 100_000 + i }))));
+    const findings = await Promise.all(ids.map((id, i) => findingFor(store, id, pays.slice(2 * i, 2 * i + 2))));
+    expect(await nightly(store, findings)).toMatchObject({ opened: N });
+    const cases = await store.db.selectFrom('recovery_case').select(['id', 'case_key', 'amount_fen']).orderBy('id').execute();
+    expect(cases.map((c) => c.case_key)).toEqual(ids);
+    expect(cases.map((c) => Number(c.amount_fen))).toEqual(ids.map((_, i) => 2 * (100_000 + i)));
+    const links = await store.db.selectFrom('case_payment').select(['case_id', 'payment_id']).orderBy('case_id').orderBy('payment_id').execute();
+    expect(links.map((l) => [Number(l.case_id), Number(l.payment_id)])).toEqual(cases.flatMap((c, i) => [[Number(c.id), pays[2 * i]!], [Number(c.id), pays[2 * i + 1]!]]));
+    const opened = await store.db.selectFrom('case_event').select(['id', 'case_id', 'kind']).orderBy('id').execute();
+    expect(opened.map((e) => [Number(e.case_id), e.kind])).toEqual(cases.map((c) => [Number(c.id), 'opened']));
+    // Next run: the first 300 have one more month, the last 50 are gone, the rest are the same.
+    const more = await addPayments(store, ids.slice(0, 300).map((id) => ({ id, period: '2025-05', fen: 50_000 })));
+    const next = await Promise.all(ids.slice(0, kept).map((id, i) => findingFor(store, id, i < 300 ? [pays[2 * i]!, pays[2 * i + 1]!, more[i]!] : pays.slice(2 * i, 2 * i + 2))));
+    expect(await nightly(store, next)).toMatchObject({ opened: 0, updated: 300, notFound: 50, unchanged: kept - 300 });
+    const after = await store.db.selectFrom('recovery_case').select(['id', 'amount_fen', 'months']).orderBy('id').execute();
+    expect(after.map((c) => [Number(c.amount_fen), Number(c.months)])).toEqual(ids.map((_, i) => (i < 300 ? [2 * (100_000 + i) + 50_000, 3] : i < kept ? [2 * (100_000 + i), 2] : [0, 0])));
+    expect(await countRows(store, 'case_event')).toBe(N + 300 + 50);
+    const counted = await store.db.selectFrom('case_payment').select((eb) => ['case_id', eb.fn.countAll<number>().as('n')]).groupBy('case_id').orderBy('case_id').execute();
+    expect(counted.map((r) => [Number(r.case_id), Number(r.n)])).toEqual(after.slice(0, kept).map((c, i) => [Number(c.id), i < 300 ? 3 : 2]));
+    const later = await store.db.selectFrom('case_event').select(['case_id', 'kind']).where('kind', '<>', 'opened').orderBy('id').execute();
+    expect(later.map((e) => [Number(e.case_id), e.kind])).toEqual([...after.slice(0, 300).map((c) => [Number(c.id), 'updated']), ...after.slice(kept).map((c) => [Number(c.id), 'not_found'])]);
+  });
+});
+
 describe('final cases: follow-ups and money that came back twice', () => {
   it('overpayments after recovered open a linked follow-up that counts only the new payments', async () => {
     await addPayments(store, months(3, 5).map((period) => ({ id: ID_A, period, fen: 300_000 })));
@@ -99,7 +128,9 @@ describe('final cases: follow-ups and money that came back twice', () => {
     expect([c1.status, c1.amount_fen, c1.first_period, c1.last_period]).toEqual(['recovered', 900_000, '2025-03', '2025-05']);
     expect([c2.status, c2.amount_fen, c2.first_period, c2.last_period, c2.months, c2.follow_up_of, c2.follow_up_seq]).toEqual(['new', 620_000, '2025-06', '2025-07', 2, 1, 1]);
     expect(c1.amount_fen + c2.amount_fen).toBe(f.amountFen); // never counted twice
-    expect((await eventsOf(store, 1)).at(-1)).toMatchObject({ kind: 'follow_up_opened', from_status: 'recovered', to_status: 'recovered' });
+    const followUpEvent = (await eventsOf(store, 1)).at(-1)!;
+    expect(followUpEvent).toMatchObject({ kind: 'follow_up_opened', from_status: 'recovered', to_status: 'recovered', data: { follow_up: 2 } });
+    expect(followUpEvent.reason).toBe('follow-up case 2 opened for new overpayments');
     // A re-run: nothing new. A later month: the open follow-up grows; the final case does not.
     expect(await nightly(store, [f])).toMatchObject({ followUps: 0, updated: 0, unchanged: 1 });
     await addPayments(store, [{ id: ID_A, period: '2025-08', fen: 310_000 }]);

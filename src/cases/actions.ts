@@ -14,7 +14,7 @@
  * Errors: {@link CaseError} with a stable code; nothing is changed when one is thrown.
  */
 import type { Insertable, Kysely, Transaction } from 'kysely';
-import type { DB, LedgerEntryTable, RecoveryCase } from '../db/schema.ts';
+import type { CaseEventTable, DB, LedgerEntryTable, RecoveryCase } from '../db/schema.ts';
 import { formatFen, isIsoDate, parseAmountFen } from '../calendar/values.ts';
 import { CaseError } from './errors.ts';
 import { balanceOf, recoveredOf, type Balance } from './ledger.ts';
@@ -159,19 +159,32 @@ export async function lockCase(trx: Trx, caseId: number): Promise<RecoveryCase> 
 }
 
 /** Appends an event. */
-export async function addEvent(
-  trx: Trx,
-  e: { caseId: number; at: string; actor: string; kind: string; from?: string | null; to?: string | null; reason?: string | null; data?: unknown; runId?: number | null; approvedBy?: string | null; evidenceRef?: string | null },
-): Promise<number> {
-  const r = await trx
-    .insertInto('case_event')
-    .values({
-      case_id: e.caseId, at: e.at, actor: e.actor, kind: e.kind, from_status: e.from ?? null, to_status: e.to ?? null, reason: e.reason ?? null,
-      data: e.data === undefined || e.data === null ? null : JSON.stringify(e.data), run_id: e.runId ?? null, approved_by: e.approvedBy ?? null, evidence_ref: e.evidenceRef ?? null,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+export async function addEvent(trx: Trx, e: CaseEventInput): Promise<number> {
+  const r = await trx.insertInto('case_event').values(caseEventRow(e)).returning('id').executeTakeFirstOrThrow();
   return num(r.id);
+}
+
+/** One case event as {@link addEvent} takes it: `at` an ISO-8601 instant, `data` stored as JSON. */
+export interface CaseEventInput {
+  caseId: number;
+  at: string;
+  actor: string;
+  kind: string;
+  from?: string | null;
+  to?: string | null;
+  reason?: string | null;
+  data?: unknown;
+  runId?: number | null;
+  approvedBy?: string | null;
+  evidenceRef?: string | null;
+}
+
+/** The `case_event` row of an event (pure; every column set, so rows can go into one multi-row INSERT). */
+export function caseEventRow(e: CaseEventInput): Insertable<CaseEventTable> {
+  return {
+    case_id: e.caseId, at: e.at, actor: e.actor, kind: e.kind, from_status: e.from ?? null, to_status: e.to ?? null, reason: e.reason ?? null,
+    data: e.data === undefined || e.data === null ? null : JSON.stringify(e.data), run_id: e.runId ?? null, approved_by: e.approvedBy ?? null, evidence_ref: e.evidenceRef ?? null,
+  };
 }
 
 function eventData(ctx: ChangeContext, data: Record<string, unknown>): Record<string, unknown> {
@@ -199,6 +212,19 @@ export async function balanceFor(trx: Db, c: RecoveryCase): Promise<Balance> {
   return balanceOf(c.status, c.amount_fen, await recoveredOf(trx, c.id));
 }
 
+const refundDueChanged = (bal: Balance, refundBefore: number): boolean => bal.refundDueFen > 0 && bal.refundDueFen !== refundBefore;
+const autoRecovers = (status: string, bal: Balance): boolean => AUTO_RECOVER_FROM.includes(status as CaseStatus) && bal.recoveredFen > 0 && bal.outstandingFen <= 0;
+
+/**
+ * Whether {@link settle} would write anything (a `refund_due` event or the automatic `recovered`) for a case in
+ * `status` whose overpaid amount is now `overpaidFen` and whose ledger sums to `recoveredFen` (pure; fen). Lets a
+ * caller that already knows the ledger sum skip settle's reads when it would do nothing.
+ */
+export function settleWrites(status: string, overpaidFen: number, recoveredFen: number, refundBefore: number): boolean {
+  const bal = balanceOf(status, overpaidFen, recoveredFen);
+  return refundDueChanged(bal, refundBefore) || autoRecovers(status, bal);
+}
+
 /**
  * After anything that moved money or the overpaid amount: records a `refund_due` event when more has come
  * back than was owed (and the excess changed), and makes the case `recovered` by an automatic event when
@@ -209,14 +235,14 @@ export async function balanceFor(trx: Db, c: RecoveryCase): Promise<Balance> {
 export async function settle(trx: Trx, caseId: number, refundBefore: number, ctx: ChangeContext, cause: string, runId: number | null = null): Promise<CaseStatus | null> {
   const c = (await getCase(trx, caseId))!;
   const bal = await balanceFor(trx, c);
-  if (bal.refundDueFen > 0 && bal.refundDueFen !== refundBefore) {
+  if (refundDueChanged(bal, refundBefore)) {
     await addEvent(trx, {
       caseId, at: ctx.now, actor: SYSTEM_ACTOR, kind: 'refund_due', from: c.status, to: c.status, runId,
       reason: `recovered ${formatFen(bal.recoveredFen)} exceeds what is owed (${formatFen(bal.owedFen)}): refund due ${formatFen(bal.refundDueFen)} yuan — money came back twice (${cause}); refund it (cases refund) or void an entry recorded in error (cases void-entry)`,
       data: eventData(ctx, { refund_due_fen: bal.refundDueFen, recovered_fen: bal.recoveredFen, owed_fen: bal.owedFen }),
     });
   }
-  if (AUTO_RECOVER_FROM.includes(c.status as CaseStatus) && bal.recoveredFen > 0 && bal.outstandingFen <= 0) {
+  if (autoRecovers(c.status, bal)) {
     await setStatus(trx, c, 'recovered', ctx.now);
     await addEvent(trx, {
       caseId, at: ctx.now, actor: SYSTEM_ACTOR, kind: 'transition', from: c.status, to: 'recovered', runId,

@@ -24,11 +24,12 @@
  * (reversals included), and `evidence.comparisons` is the match evidence a false positive is judged on.
  */
 import crypto from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
-import type { DB, RecoveryCase } from '../db/schema.ts';
+import type { Insertable, Kysely, Transaction } from 'kysely';
+import type { DB, RecoveryCase, RecoveryCaseTable } from '../db/schema.ts';
 import type { Finding } from '../detectors/types.ts';
 import { formatFen } from '../calendar/values.ts';
-import { addEvent, balanceFor, isFinal, normalizeCase, settle, type ChangeContext } from './actions.ts';
+import { caseEventRow, isFinal, normalizeCase, settle, settleWrites, type CaseEventInput, type ChangeContext } from './actions.ts';
+import { balanceOf, recoveredByCase } from './ledger.ts';
 import { SYSTEM_ACTOR } from './statuses.ts';
 import { byteCmp } from '../byte-order.ts';
 
@@ -103,14 +104,78 @@ function partValues(f: Finding, ids: readonly number[], rows: ReadonlyMap<number
   };
 }
 
-async function setPayments(trx: Transaction<DB>, caseId: number, ids: readonly number[]): Promise<void> {
-  await trx.deleteFrom('case_payment').where('case_id', '=', caseId).execute();
-  await addPayments(trx, caseId, ids);
+/** A case as the writes below refer to it: `id` is 0 while a case opened in this upsert is not inserted yet. */
+interface CaseRef {
+  id: number;
 }
 
-async function addPayments(trx: Transaction<DB>, caseId: number, ids: readonly number[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += 500) {
-    await trx.insertInto('case_payment').values(ids.slice(i, i + 500).map((payment_id) => ({ case_id: caseId, payment_id }))).execute();
+/**
+ * The cases opened, case events and case-payment changes of one {@link upsertCases}, held back and written in
+ * multi-row statements (issue 10: a first load opens ≈ 15,000 cases and a nightly run updates thousands, and
+ * one statement per case, per event and per case's payments cost ≈ 50–200 µs each). {@link flush} writes
+ * them in the order they were added — cases, then events, then payments — and runs before anything reads what
+ * they touch or writes an event directly (`settle`), so case and event ids come out in the same order as when
+ * each row was inserted at once. A case's payments are either replaced (its old rows deleted first) or added
+ * to, never both in one upsert.
+ */
+class PendingCaseWrites {
+  private opens: { ref: CaseRef; row: Insertable<RecoveryCaseTable> }[] = [];
+  private events: { ref: CaseRef; e: Omit<CaseEventInput, 'caseId'> }[] = [];
+  private cleared: CaseRef[] = [];
+  private payments: { ref: CaseRef; paymentId: number }[] = [];
+  constructor(private readonly trx: Transaction<DB>) {}
+
+  /** A new case (`row` holds every column but `id`); its id is set by the next {@link flush}. */
+  open(row: Insertable<RecoveryCaseTable>): CaseRef {
+    const ref = { id: 0 };
+    this.opens.push({ ref, row });
+    return ref;
+  }
+
+  event(ref: CaseRef, e: Omit<CaseEventInput, 'caseId'>): void {
+    this.events.push({ ref, e });
+  }
+
+  /** The case's payments become `ids` (all its current rows are deleted). */
+  setPayments(ref: CaseRef, ids: readonly number[]): void {
+    this.cleared.push(ref);
+    this.addPayments(ref, ids);
+  }
+
+  /** Payments added to a case that has none of them yet (a new case, or a reversal a final case owns). */
+  addPayments(ref: CaseRef, ids: readonly number[]): void {
+    for (const paymentId of ids) this.payments.push({ ref, paymentId });
+  }
+
+  /** Rows held back: {@link upsertCases} flushes at {@link PendingCaseWrites.LIMIT} so memory stays bounded. */
+  get size(): number {
+    return this.opens.length + this.events.length + this.cleared.length + this.payments.length;
+  }
+
+  static readonly LIMIT = 4000;
+
+  async flush(): Promise<void> {
+    const { opens, events, cleared, payments } = this;
+    this.opens = [];
+    this.events = [];
+    this.cleared = [];
+    this.payments = [];
+    for (let i = 0; i < opens.length; i += 300) {
+      const part = opens.slice(i, i + 300);
+      const rows = await this.trx.insertInto('recovery_case').values(part.map((o) => o.row)).returning(['id', 'case_key', 'follow_up_seq']).execute();
+      // RETURNING gives no order (SQLite, PostgreSQL): match by the chain key, unique per detector.
+      const ids = new Map(rows.map((r) => [`${r.case_key}\n${Number(r.follow_up_seq)}`, Number(r.id)]));
+      for (const o of part) o.ref.id = ids.get(`${o.row.case_key}\n${Number(o.row.follow_up_seq)}`)!;
+    }
+    for (let i = 0; i < events.length; i += 400) {
+      await this.trx.insertInto('case_event').values(events.slice(i, i + 400).map(({ ref, e }) => caseEventRow({ ...e, caseId: ref.id }))).execute();
+    }
+    for (let i = 0; i < cleared.length; i += 500) {
+      await this.trx.deleteFrom('case_payment').where('case_id', 'in', cleared.slice(i, i + 500).map((r) => r.id)).execute();
+    }
+    for (let i = 0; i < payments.length; i += 500) {
+      await this.trx.insertInto('case_payment').values(payments.slice(i, i + 500).map((p) => ({ case_id: p.ref.id, payment_id: p.paymentId }))).execute();
+    }
   }
 }
 
@@ -192,22 +257,33 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
       chain.push(c);
       chains.set(c.case_key, chain);
     }
-    const event = (caseId: number, kind: string, from: string | null, to: string | null, reason: string, data: unknown) =>
-      addEvent(trx, { caseId, at: now, actor: SYSTEM_ACTOR, kind, from, to, reason, data, runId });
+    const pending = new PendingCaseWrites(trx);
+    const event = (c: CaseRef, kind: string, from: string | null, to: string | null, reason: string, data: unknown): void =>
+      pending.event(c, { at: now, actor: SYSTEM_ACTOR, kind, from, to, reason, data, runId });
+    // Ledger sums, read once: a run writes no ledger entry, so they hold for the whole transaction.
+    const recovered = await recoveredByCase(trx, existing.map((c) => c.id));
+    const balanceBefore = (c: RecoveryCase) => balanceOf(c.status, c.amount_fen, recovered.get(c.id) ?? 0);
+    /** `settle` (actions.ts) after the case's overpaid amount became `amountFen`, read and run only when it writes. */
+    const settleCase = async (c: RecoveryCase, amountFen: number, refundBefore: number, cause: string) => {
+      if (!settleWrites(c.status, amountFen, recovered.get(c.id) ?? 0, refundBefore)) return null;
+      await pending.flush();
+      return settle(trx, c.id, refundBefore, ctx, cause, runId);
+    };
 
-    const openCase = async (f: Finding, v: Values, payments: readonly number[], prev: RecoveryCase | null, reason: string): Promise<number> => {
-      const ins = await trx
-        .insertInto('recovery_case')
-        .values({
-          detector, case_key: f.caseKey, follow_up_seq: prev ? prev.follow_up_seq + 1 : 0, follow_up_of: prev?.id ?? null, status: 'new', assignee: null,
-          created_run_id: runId, updated_run_id: runId, created_at: now, updated_at: now, ...v,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      const id = Number(ins.id);
-      await setPayments(trx, id, payments);
-      await event(id, 'opened', null, 'new', reason, { amount_fen: v.amount_fen, periods: [v.first_period, v.last_period], months: v.months, ...(prev ? { follow_up_of: prev.id } : {}) });
-      return id;
+    const openCase = (f: Finding, v: Values, payments: readonly number[], prev: RecoveryCase | null, reason: string): CaseRef => {
+      const ref = pending.open({
+        detector, case_key: f.caseKey, follow_up_seq: prev ? prev.follow_up_seq + 1 : 0, follow_up_of: prev?.id ?? null, status: 'new', assignee: null,
+        created_run_id: runId, updated_run_id: runId, created_at: now, updated_at: now, ...v,
+      });
+      pending.addPayments(ref, payments);
+      event(ref, 'opened', null, 'new', reason, { amount_fen: v.amount_fen, periods: [v.first_period, v.last_period], months: v.months, ...(prev ? { follow_up_of: prev.id } : {}) });
+      return ref;
+    };
+    /** A follow-up case of `latest`, inserted at once: the event on `latest` names its id. */
+    const openFollowUp = async (f: Finding, v: Values, payments: readonly number[], latest: RecoveryCase, reason: string): Promise<number> => {
+      const ref = openCase(f, v, payments, latest, reason);
+      await pending.flush();
+      return ref.id;
     };
 
     const handle = async (chain: RecoveryCase[], f: Finding | null): Promise<void> => {
@@ -217,6 +293,7 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
       let ownAmount = f?.amountFen ?? 0;
       let rows = new Map<number, PayRow>();
       if (finals.length && (f || finals.some((c) => c.amount_fen !== 0))) {
+        await pending.flush();
         const owned = (await trx.selectFrom('case_payment').select(['case_id', 'payment_id']).where('case_id', 'in', finals.map((c) => c.id)).execute()).map((r) => ({ case_id: Number(r.case_id), payment_id: Number(r.payment_id) }));
         const F = f?.paymentIds ?? [];
         rows = await paymentRows(trx, [...new Set([...F, ...owned.map((o) => o.payment_id)])]);
@@ -233,7 +310,7 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
           const r = rows.get(p);
           const o = r && r.amount_fen < 0 ? keyOwner.get(payKey(r)) : undefined;
           if (o !== undefined) {
-            await addPayments(trx, o, [p]);
+            pending.addPayments({ id: o }, [p]);
             ownerOf.set(p, o);
           } else own.push(p);
         }
@@ -244,12 +321,12 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
           for (const [p, owner] of ownerOf) if (owner === c.id && inF.has(p)) amount += rows.get(p)?.amount_fen ?? 0;
           finalsFen += amount;
           if (amount === c.amount_fen) continue;
-          const before = await balanceFor(trx, c);
+          const before = balanceBefore(c);
           await trx.updateTable('recovery_case').set({ amount_fen: amount, updated_run_id: runId, updated_at: now }).where('id', '=', c.id).execute();
-          await event(c.id, 'overpaid_changed', c.status, c.status,
+          event(c, 'overpaid_changed', c.status, c.status,
             `overpaid by the payments this case counts changed from ${formatFen(c.amount_fen)} to ${formatFen(amount)} yuan (reversal or correction in a later extract)`,
             { amount_fen: [c.amount_fen, amount] });
-          await settle(trx, c.id, before.refundDueFen, ctx, 'payments reversed in the payment system after the case was closed', runId);
+          await settleCase(c, amount, before.refundDueFen, 'payments reversed in the payment system after the case was closed');
           changes.amountChanged++;
         }
         ownAmount = (f?.amountFen ?? 0) - finalsFen;
@@ -261,8 +338,8 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
           changes.unchanged++;
           return;
         }
-        const id = await openCase(f, partValues(f, own, rows, ownAmount), own, latest, `follow-up of case ${latest.id} (${latest.status}): new overpayments found`);
-        await event(latest.id, 'follow_up_opened', latest.status, latest.status, `follow-up case ${id} opened for new overpayments`, { follow_up: id });
+        const id = await openFollowUp(f, partValues(f, own, rows, ownAmount), own, latest, `follow-up of case ${latest.id} (${latest.status}): new overpayments found`);
+        event(latest, 'follow_up_opened', latest.status, latest.status, `follow-up case ${id} opened for new overpayments`, { follow_up: id });
         changes.followUps++;
         return;
       }
@@ -275,8 +352,8 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
           return;
         }
         const v = own ? partValues(f, own, rows, ownAmount) : caseValues(f);
-        const id = await openCase(f, v, own ?? f.paymentIds, latest, `new evidence after case ${latest.id} was closed as a false positive`);
-        await event(latest.id, 'follow_up_opened', latest.status, latest.status, `new evidence: case ${id} opened (this case stays a false positive for the evidence it was closed with)`, { follow_up: id });
+        const id = await openFollowUp(f, v, own ?? f.paymentIds, latest, `new evidence after case ${latest.id} was closed as a false positive`);
+        event(latest, 'follow_up_opened', latest.status, latest.status, `new evidence: case ${id} opened (this case stays a false positive for the evidence it was closed with)`, { follow_up: id });
         changes.followUps++;
         return;
       }
@@ -284,11 +361,11 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
       // Open case.
       if (!f) {
         if (latest.amount_fen === 0 && latest.months === 0) return;
-        const before = await balanceFor(trx, latest);
+        const before = balanceBefore(latest);
         await trx.updateTable('recovery_case').set({ amount_fen: 0, months: 0, updated_run_id: runId, updated_at: now }).where('id', '=', latest.id).execute();
-        await trx.deleteFrom('case_payment').where('case_id', '=', latest.id).execute();
-        await event(latest.id, 'not_found', latest.status, latest.status, 'the detector no longer finds an overpayment (e.g. reversed or corrected)', { amount_fen: [latest.amount_fen, 0] });
-        if (await settle(trx, latest.id, before.refundDueFen, ctx, 'the overpayment was reversed in the payment system', runId)) changes.autoRecovered++;
+        pending.setPayments(latest, []);
+        event(latest, 'not_found', latest.status, latest.status, 'the detector no longer finds an overpayment (e.g. reversed or corrected)', { amount_fen: [latest.amount_fen, 0] });
+        if (await settleCase(latest, 0, before.refundDueFen, 'the overpayment was reversed in the payment system')) changes.autoRecovered++;
         changes.notFound++;
         return;
       }
@@ -301,20 +378,21 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
         changes.unchanged++;
         return;
       }
-      const before = await balanceFor(trx, latest);
+      const before = balanceBefore(latest);
       await trx.updateTable('recovery_case').set({ ...v, updated_run_id: runId, updated_at: now }).where('id', '=', latest.id).execute();
-      await setPayments(trx, latest.id, own ?? f.paymentIds);
+      pending.setPayments(latest, own ?? f.paymentIds);
       const extended = v.last_period > latest.last_period || v.months > latest.months;
       const reason = extended
         ? `new overpaid months: now ${v.months} month(s) ${v.first_period}..${v.last_period}, ${formatFen(v.amount_fen)} yuan`
         : 'finding changed';
-      await event(latest.id, 'updated', latest.status, latest.status, reason, diff);
-      if (await settle(trx, latest.id, before.refundDueFen, ctx, 'the overpaid amount changed', runId)) changes.autoRecovered++;
+      event(latest, 'updated', latest.status, latest.status, reason, diff);
+      if (await settleCase(latest, v.amount_fen, before.refundDueFen, 'the overpaid amount changed')) changes.autoRecovered++;
       changes.updated++;
     };
 
     const seen = new Set<string>();
     for (const f of findings) {
+      if (pending.size >= PendingCaseWrites.LIMIT) await pending.flush();
       seen.add(f.caseKey);
       if (keys && !keys.has(f.caseKey)) {
         // Carried forward, and its chain unchanged since the previous run applied this same finding.
@@ -323,13 +401,18 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
       }
       const chain = chains.get(f.caseKey);
       if (!chain) {
-        await openCase(f, caseValues(f), f.paymentIds, null, f.evidence.why);
+        openCase(f, caseValues(f), f.paymentIds, null, f.evidence.why);
         changes.opened++;
         continue;
       }
       await handle(chain, f);
     }
-    for (const [key, chain] of chains) if (!seen.has(key)) await handle(chain, null);
+    for (const [key, chain] of chains) {
+      if (seen.has(key)) continue;
+      if (pending.size >= PendingCaseWrites.LIMIT) await pending.flush();
+      await handle(chain, null);
+    }
+    await pending.flush();
   });
   return changes;
 }
