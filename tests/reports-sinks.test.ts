@@ -132,6 +132,13 @@ describe('work list XLSX (WORKLIST-FORMAT.md)', () => {
     expect(r.getCell(12).value).toBe('6217000010000000011;0012345678901234567');
     expect(r.getCell(14).value).toBe('why\ufffdline');
     for (let c = 15; c <= 19; c++) expect(r.getCell(c).value).toBeNull();
+    // Every case row has the same styles: top-aligned; ID, account and 追回日期 as text; amounts with two
+    // decimals; evidence and 备注 wrapped.
+    for (const row of [r, ws.getRow(3)]) {
+      expect([1, 6, 13, 15, 17].map((c) => row.getCell(c).alignment)).toEqual(Array(5).fill({ vertical: 'top' }));
+      expect([5, 11, 12, 16, 18].map((c) => row.getCell(c).numFmt)).toEqual(['@', '0.00', '@', '0.00', '@']);
+      expect([14, 19].map((c) => row.getCell(c).alignment)).toEqual(Array(2).fill({ vertical: 'top', wrapText: true }));
+    }
   });
 
   it('puts drop-down lists on 核查结果 and 追回渠道, a decimal check on 追回金额, and freezes and filters the header', async () => {
