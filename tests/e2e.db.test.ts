@@ -186,6 +186,8 @@ describe.each(ENGINES)('an incremental run equals a full re-run (%s)', (engine) 
       return v;
     };
     const rows = await s.db.selectFrom('finding').selectAll().where('run_id', '=', run.id).execute();
+    // The run's headline on its row (the reports' history reads it) is what the run stored.
+    expect([run.findings, run.confirmed, Number(run.amount_fen)]).toEqual([rows.length, rows.filter((f) => f.confidence === 'confirmed').length, rows.reduce((sum, f) => sum + Number(f.amount_fen), 0)]);
     const findings = rows
       .map((f) => JSON.stringify({
         detector: f.detector, case_key: f.case_key, id_number: f.id_number, name: f.name, district_code: f.district_code, scheme: f.scheme,

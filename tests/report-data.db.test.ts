@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { ENGINES, freshStoreEachTest, type TestDb } from './helpers/engines.ts';
 import type { Store } from '../src/db/connection.ts';
+import type { Kysely } from 'kysely';
+import { migrations } from '../src/db/migrations.ts';
 import { loadRunData } from '../src/reports/report-data.ts';
 import { SETTINGS } from './helpers/run-data.ts';
 
@@ -55,5 +57,80 @@ describe.each(ENGINES)('report data: evidence fields (%s)', (engine) => {
       expect({ why: c.why, deathDate: c.deathDate }, label).toEqual({ why: want.why, deathDate: want.deathDate });
     }
     expect(d.history.find((h) => h.current)).toMatchObject({ findings: EVIDENCE.length, confirmed: EVIDENCE.length });
+  });
+});
+
+describe.each(ENGINES)('report data: the history of runs (%s)', (engine) => {
+  let store: Store;
+  freshStoreEachTest(engine, (_db, s) => {
+    store = s;
+  });
+
+  const finding = (runId: number, key: string, confidence: string, amountFen: number) => ({
+    run_id: runId, detector: 'deceased_payment', case_key: key, id_number: key, name: '张三', district_code: '360102', scheme: '110', first_period: '2025-03',
+    last_period: '2025-03', months: 1, amount_fen: amountFen, confidence, evidence: '{}', periods: null, payment_ids: null,
+  });
+  const openCase = (runId: number, key: string) => ({
+    detector: 'deceased_payment', case_key: key, id_number: key, name: '张三', district_code: '360102', scheme: '110', first_period: '2025-03', last_period: '2025-03',
+    months: 1, amount_fen: 100, confidence: 'confirmed', evidence: '{}', follow_up_seq: 0, follow_up_of: null, status: 'new', fingerprint: 'f', assignee: null,
+    created_run_id: runId, updated_run_id: runId, created_at: '2025-06-30T16:00:00Z', updated_at: '2025-06-30T16:00:00Z',
+  });
+  /** Cases opened by a run, as the case upsert leaves them: the case and its `opened` event. */
+  const open = async (runId: number, keys: string[]): Promise<void> => {
+    for (const key of keys) {
+      const c = await store.db.insertInto('recovery_case').values(openCase(runId, key)).returning('id').executeTakeFirstOrThrow();
+      await store.db.insertInto('case_event').values({ case_id: Number(c.id), at: '2025-06-30T16:00:00Z', actor: 'fundguard', kind: 'opened', from_status: null, to_status: 'new', reason: 'why', data: null, run_id: runId }).execute();
+      await store.db.insertInto('case_event').values({ case_id: Number(c.id), at: '2025-06-30T16:00:00Z', actor: 'fundguard', kind: 'updated', from_status: 'new', to_status: 'new', reason: 'why', data: null, run_id: runId }).execute();
+    }
+  };
+  const begin = async (asOf: string): Promise<number> => {
+    const begun = await store.beginRun(asOf, 'host', process.pid, `${asOf}T16:00:00.000Z`);
+    if (!('runId' in begun)) throw new Error('locked');
+    return begun.runId;
+  };
+
+  it("an ended run's headline comes from its row, never from the finding table; a run that stopped on an error is counted from its findings; cases opened are the run's opened events", async () => {
+    const r1 = await begin('2025-06-28');
+    await store.db.insertInto('finding').values([finding(r1, 'A', 'confirmed', 100), finding(r1, 'B', 'confirmed', 200), finding(r1, 'C', 'probable', 300)]).execute();
+    await open(r1, ['A', 'B']);
+    await store.db.updateTable('run').set({ status: 'succeeded', ended_at: '2025-06-28T16:05:00.000Z', findings: 3, confirmed: 2, amount_fen: 600 }).where('id', '=', r1).execute();
+    await store.endRun(r1);
+    // Had the history grouped the finding table, run 1 would now show nothing.
+    await store.db.deleteFrom('finding').where('run_id', '=', r1).execute();
+    const r2 = await begin('2025-06-29');
+    await store.db.insertInto('finding').values([finding(r2, 'A', 'confirmed', 50), finding(r2, 'D', 'possible', 70)]).execute();
+    await store.db.updateTable('run').set({ status: 'failed', ended_at: '2025-06-29T16:05:00.000Z', error: 'disk full' }).where('id', '=', r2).execute();
+    await store.endRun(r2);
+    const r3 = await begin('2025-06-30');
+    await store.db.insertInto('finding').values([finding(r3, 'A', 'confirmed', 10)]).execute();
+    await open(r3, ['E']);
+    const d = await loadRunData({ db: store.db, runId: r3, asOf: '2025-06-30', startedAt: '2025-06-30T16:00:00.000Z', settings: SETTINGS, detectors: [] });
+    expect(d.history.map((h) => [h.runId, h.status, h.findings, h.confirmed, h.amountFen, h.casesOpened, h.current])).toEqual([
+      [r1, 'succeeded', 3, 2, 600, 2, false],
+      [r2, 'failed', 2, 1, 120, 0, false],
+      [r3, 'succeeded', 1, 1, 10, 1, true],
+    ]);
+    expect(d.casesOpened).toBe(1);
+  });
+
+  it('migration 0011 fills in the headline of every run that ended, from its findings; a running run is left to its own end', async () => {
+    const r1 = await begin('2025-06-28');
+    await store.db.insertInto('finding').values([finding(r1, 'A', 'confirmed', 100), finding(r1, 'B', 'probable', 250)]).execute();
+    await store.db.updateTable('run').set({ status: 'succeeded', ended_at: '2025-06-28T16:05:00.000Z' }).where('id', '=', r1).execute();
+    await store.endRun(r1);
+    const r2 = await begin('2025-06-29');
+    await store.db.updateTable('run').set({ status: 'abandoned', ended_at: '2025-06-29T16:05:00.000Z' }).where('id', '=', r2).execute();
+    await store.endRun(r2);
+    const r3 = await begin('2025-06-30');
+    await store.db.insertInto('finding').values([finding(r3, 'A', 'confirmed', 7)]).execute();
+    const m = migrations(engine)['0011_run_headline']!;
+    await m.down!(store.db as unknown as Kysely<any>);
+    await m.up(store.db as unknown as Kysely<any>);
+    const rows = await store.db.selectFrom('run').select(['id', 'findings', 'confirmed', 'amount_fen']).orderBy('id').execute();
+    expect(rows.map((r) => [Number(r.id), r.findings === null ? null : Number(r.findings), r.confirmed === null ? null : Number(r.confirmed), r.amount_fen === null ? null : Number(r.amount_fen)])).toEqual([
+      [r1, 2, 1, 350],
+      [r2, 0, 0, 0],
+      [r3, null, null, null],
+    ]);
   });
 });

@@ -19,6 +19,10 @@ export interface RunTable {
   /** JSON: per-step counts and timings. */
   stats: string;
   error: string | null;
+  /** Findings the run stored, those `confirmed`, and their amount in fen; null until the run ends (a run that stopped on an error or a signal keeps null). */
+  findings: number | null;
+  confirmed: number | null;
+  amount_fen: number | null;
 }
 
 export interface SourceFileTable {

@@ -114,6 +114,8 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     if (files.some((f) => f.status === 'ingested')) await step('optimize', () => store.optimize());
     const { facts: deathFacts, changed: deathChanged } = await step('death_facts', () => refreshDeathFacts(db));
     const outcomes: DetectorOutcome[] = [];
+    // The run's headline (run.findings / confirmed / amount_fen): what its detectors stored.
+    const headline = { findings: 0, confirmed: 0, amount_fen: 0 };
     const cases: Record<string, CaseChanges> = {};
     const claimed = new Set<number>();
     const detectors = opts.detectors ?? DETECTORS;
@@ -199,6 +201,9 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
         mark('cases');
         const amountFen = findings.reduce((s, f) => s + f.amountFen, 0);
         outcomes.push({ id: d.id, title: d.title, status: 'succeeded', examined: stats.examined, findings: findings.length, amountFen, ms: Date.now() - t, ...(stats.benford ? { benford: stats.benford } : {}) });
+        headline.findings += findings.length;
+        headline.confirmed += findings.filter((f) => f.confidence === 'confirmed').length;
+        headline.amount_fen += amountFen;
         log.info({ step: 'detect', detector: d.id, examined: stats.examined, findings: findings.length, ms: Date.now() - t, parts, cpu, cases: cases[d.id] }, `detector ${d.id} finished`);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
@@ -216,7 +221,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
       await saveRunState(db, runId, fingerprint, plan, eventsMark);
       await pruneStates(db, runId);
     }
-    await db.updateTable('run').set({ status: failed ? 'failed' : 'succeeded', ended_at: new Date().toISOString(), stats: JSON.stringify(stats), error: failed ? 'one or more detectors failed' : null }).where('id', '=', runId).execute();
+    await db.updateTable('run').set({ status: failed ? 'failed' : 'succeeded', ended_at: new Date().toISOString(), stats: JSON.stringify(stats), error: failed ? 'one or more detectors failed' : null, ...headline }).where('id', '=', runId).execute();
     return { runId, files, deathFacts, detectors: outcomes, cases, reports, detection };
   } catch (e) {
     if (e instanceof RunStoppedError) {

@@ -343,18 +343,28 @@ export async function refreshSchemePeriods(db: Kysely<DB>): Promise<void> {
   });
 }
 
+/**
+ * The headline of every run. A run that ended has its findings, confirmed findings and amount on its row
+ * (migration 0011); only the runs without them (one that stopped on an error or a signal) have their findings
+ * counted, by run id — the `finding` table holds every run's findings and is never read whole. Cases opened
+ * are the `opened` events of each run, read through their own partial index (one entry a case).
+ */
 async function loadHistory(
   db: Kysely<DB>,
-  runs: { id: number; as_of: string; status: string; started_at: string; ended_at: string | null }[],
+  runs: { id: number; as_of: string; status: string; started_at: string; ended_at: string | null; findings: number | null; confirmed: number | null; amount_fen: number | string | null }[],
   runId: number,
   status: string,
   findings: readonly ReportFinding[],
 ): Promise<RunHeadline[]> {
-  const byRun = await db
-    .selectFrom('finding')
-    .select(['run_id', 'confidence', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.sum<number>('amount_fen').as('fen')])
-    .groupBy(['run_id', 'confidence'])
-    .execute();
+  const unknown = runs.filter((r) => Number(r.id) !== runId && r.findings === null).map((r) => Number(r.id));
+  const byRun = await inChunks(unknown, 500, (chunk) =>
+    db
+      .selectFrom('finding')
+      .select(['run_id', 'confidence', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.sum<number>('amount_fen').as('fen')])
+      .where('run_id', 'in', chunk)
+      .groupBy(['run_id', 'confidence'])
+      .execute(),
+  );
   const opened = await db
     .selectFrom('case_event')
     .select(['run_id', (eb) => eb.fn.countAll<number>().as('n')])
@@ -371,7 +381,7 @@ async function loadHistory(
     const id = Number(r.id);
     head.set(id, {
       runId: id, asOf: r.as_of, status: id === runId ? status : r.status, startedAt: r.started_at, endedAt: r.ended_at,
-      findings: 0, confirmed: 0, amountFen: 0, casesOpened: 0, filesIngested: 0, filesRejected: 0, rowsRejected: 0, current: id === runId,
+      findings: Number(r.findings ?? 0), confirmed: Number(r.confirmed ?? 0), amountFen: Number(r.amount_fen ?? 0), casesOpened: 0, filesIngested: 0, filesRejected: 0, rowsRejected: 0, current: id === runId,
     });
   }
   for (const f of byRun) {
