@@ -48,6 +48,21 @@ describe('open cases follow the extracts, people keep their work', () => {
     expect(await countRows(store, 'case_event')).toBe(events);
   });
 
+  it('an update says why: a reversal lowers the amount, another change names the fields', async () => {
+    await addPayments(store, months(3, 5).map((period) => ({ id: ID_A, period, fen: 300_000 })));
+    await nightly(store, [await findingFor(store, ID_A, await paymentIdsOf(ID_A))]);
+    await addPayments(store, [{ id: ID_A, period: '2025-05', fen: -300_000 }]);
+    expect(await nightly(store, [await findingFor(store, ID_A, await paymentIdsOf(ID_A))])).toMatchObject({ updated: 1 });
+    expect((await eventsOf(store, 1)).at(-1)).toMatchObject({
+      kind: 'updated',
+      reason: 'overpaid lowered from 9000.00 yuan: now 2 month(s) 2025-03..2025-04, 6000.00 yuan (reversal or correction in a later extract)',
+      data: { amount_fen: [900_000, 600_000], months: [3, 2], last_period: ['2025-05', '2025-04'] },
+    });
+    const f = await findingFor(store, ID_A, await paymentIdsOf(ID_A));
+    expect(await nightly(store, [{ ...f, confidence: 'probable' }])).toMatchObject({ updated: 1 });
+    expect((await eventsOf(store, 1)).at(-1)).toMatchObject({ kind: 'updated', reason: 'finding changed (confidence)', data: { confidence: ['confirmed', 'probable'] } });
+  });
+
   it("a re-run after an investigator's change keeps status, assignee, ledger and history", async () => {
     await addPayments(store, months(3, 5).map((period) => ({ id: ID_A, period, fen: 300_000 })));
     await nightly(store, [await findingFor(store, ID_A, await paymentIdsOf(ID_A))]);

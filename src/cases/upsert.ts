@@ -382,9 +382,12 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
       await trx.updateTable('recovery_case').set({ ...v, updated_run_id: runId, updated_at: now }).where('id', '=', latest.id).execute();
       pending.setPayments(latest, own ?? f.paymentIds);
       const extended = v.last_period > latest.last_period || v.months > latest.months;
+      const tally = `now ${v.months} month(s) ${v.first_period}..${v.last_period}, ${formatFen(v.amount_fen)} yuan`;
       const reason = extended
-        ? `new overpaid months: now ${v.months} month(s) ${v.first_period}..${v.last_period}, ${formatFen(v.amount_fen)} yuan`
-        : 'finding changed';
+        ? `new overpaid months: ${tally}`
+        : v.amount_fen < latest.amount_fen
+          ? `overpaid lowered from ${formatFen(latest.amount_fen)} yuan: ${tally} (reversal or correction in a later extract)`
+          : `finding changed (${Object.keys(diff).join(', ')})`;
       event(latest, 'updated', latest.status, latest.status, reason, diff);
       if (await settleCase(latest, v.amount_fen, before.refundDueFen, 'the overpaid amount changed')) changes.autoRecovered++;
       changes.updated++;
