@@ -106,11 +106,15 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     return r;
   };
   try {
-    const stopIfAsked = (): void => {
+    const stopIfAsked = async (): Promise<void> => {
+      // Back to the event loop first: on SQLite every query resolves at once, so a step runs on promises alone
+      // and a SIGTERM is dispatched (the signal aborted) only when the loop is reached — before, not until the
+      // reports wrote their files, so a run stopped during the detectors ended `succeeded`.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (opts.signal?.aborted) throw new RunStoppedError(`run ${runId} stopped by a signal after the step in progress was committed`);
     };
     const files = await step('ingest', () => ingestInbox({ store, inbox: opts.inbox, settings, runId, asOf, logger: log, signal: opts.signal, onFile: opts.onFile, timings }));
-    stopIfAsked();
+    await stopIfAsked();
     if (files.some((f) => f.status === 'ingested')) await step('optimize', () => store.optimize());
     const { facts: deathFacts, changed: deathChanged } = await step('death_facts', () => refreshDeathFacts(db));
     const outcomes: DetectorOutcome[] = [];
@@ -132,7 +136,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     // Claims of the previous run by the detectors before the current one (for claimChanged).
     const prevClaimed = new Set<number>();
     for (const d of detectors) {
-      stopIfAsked();
+      await stopIfAsked();
       const t = Date.now();
       const stats: DetectorStats = { examined: 0 };
       // Where the detector's time went (ms): previous findings read, detector, findings stored, cases; and the
@@ -211,7 +215,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
         log.error({ step: 'detect', detector: d.id, err: e }, `detector ${d.id} failed: ${msg}`);
       }
     }
-    stopIfAsked();
+    await stopIfAsked();
     const reports = await step('reports', () => writeRunReports({ db, runId, asOf, startedAt, outDir: opts.outDir, settings, detectors: outcomes }));
     const detection: RunResult['detection'] = plan.mode === 'full' ? { mode: 'full', reason: plan.reason } : { mode: 'incremental', sinceRun: plan.prevRunId };
     // The run record keeps its snake_case key (`since_run`) as before.
