@@ -81,29 +81,29 @@ describe('fundguard schedule and SIGTERM (CLI, SQLite)', () => {
     expect(fs.existsSync(path.join(t.dir, 'out', due, 'summary.html'))).toBe(true);
   });
 
-  it('SIGTERM during the detectors finishes the detector in progress, then stops: abandoned, exit 0', async () => {
-    const db = path.join(t.dir, 'term-detect.db');
-    const p = cliUntil(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, 'o4'), '--as-of', '2025-01-31'], 'PAUSED detect', {
-      FUNDGUARD_TEST_PAUSE_AT: 'detect', FUNDGUARD_TEST_PAUSE_MS: '1500',
+  /** A run on a new store `db`, sent SIGTERM while paused at `point` (test hook); it must exit 0 saying it stopped. Returns its stderr. */
+  async function runStoppedAt(point: string, db: string, out: string): Promise<string> {
+    const p = cliUntil(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, out), '--as-of', '2025-01-31'], `PAUSED ${point}`, {
+      FUNDGUARD_TEST_PAUSE_AT: point, FUNDGUARD_TEST_PAUSE_MS: '1500',
     });
     expect(await p.reached).toBe(true);
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
     const stderr = p.output().stderr;
     expect(stderr).toMatch(/stopped by a signal/);
+    return stderr;
+  }
+
+  it('SIGTERM during the detectors finishes the detector in progress, then stops: abandoned, exit 0', async () => {
+    const db = path.join(t.dir, 'term-detect.db');
+    const stderr = await runStoppedAt('detect', db, 'o4');
     expect(stderr.match(/PAUSED detect/g)).toHaveLength(1); // the next detector never started
     expect(cli(['status', '--db', db]).stdout.trim().split('\n')[1]!.split('\t')[2]).toBe('abandoned');
   });
 
   it('SIGTERM finishes the step in progress, records the run abandoned and exits 0', async () => {
     const db = path.join(t.dir, 'term.db');
-    const p = cliUntil(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, 'o2'), '--as-of', '2025-01-31'], 'PAUSED ingest', {
-      FUNDGUARD_TEST_PAUSE_AT: 'ingest', FUNDGUARD_TEST_PAUSE_MS: '1500',
-    });
-    expect(await p.reached).toBe(true);
-    p.child.kill('SIGTERM');
-    expect(await p.exited).toBe(0);
-    expect(p.output().stderr).toMatch(/stopped by a signal/);
+    await runStoppedAt('ingest', db, 'o2');
     const st = cli(['status', '--db', db]).stdout.trim().split('\n')[1]!.split('\t');
     expect(st[2]).toBe('abandoned');
     expect(st[5]).toBe(''); // stopped while ingesting: the detectors never ran
