@@ -9,7 +9,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, type Settings } from '../src/config/settings.ts';
-import { engineTarget } from './helpers/engines.ts';
+import { sql } from 'kysely';
+import { ENGINES, engineTarget } from './helpers/engines.ts';
 import { openStore, type Store } from '../src/db/connection.ts';
 import { runNightly, type RunResult } from '../src/jobs/nightly-run.ts';
 import { silentLogger } from '../src/log.ts';
@@ -242,6 +243,41 @@ describe('a failing detector', () => {
         expect(fs.existsSync(r.reports.summary)).toBe(true);
         const runRow = await st.db.selectFrom('run').selectAll().where('id', '=', r.runId).executeTakeFirstOrThrow();
         expect(runRow.status).toBe('failed');
+      } finally {
+        await st.close();
+      }
+    } finally {
+      fs.rmSync(d2, { recursive: true, force: true });
+    }
+  });
+
+  it("whose findings were stored but whose case step failed is still counted on the run row, as in the finding table", async () => {
+    const d2 = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-detectors-casefail-'));
+    try {
+      const s = buildScenario({ only: ['dup-rerun-batch'] });
+      writeInbox(s, path.join(d2, 'inbox'));
+      const st = await openStore(await engineTarget(d2));
+      try {
+        // The case store refuses new cases: duplicate_payment's findings are stored, then its case step throws.
+        if (ENGINES[0] === 'postgres') {
+          await sql`CREATE FUNCTION refuse_case() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'case store refused'; END $$ LANGUAGE plpgsql`.execute(st.db);
+          await sql`CREATE TRIGGER refuse_case BEFORE INSERT ON recovery_case FOR EACH ROW EXECUTE FUNCTION refuse_case()`.execute(st.db);
+        } else {
+          await sql`CREATE TRIGGER refuse_case BEFORE INSERT ON recovery_case BEGIN SELECT RAISE(ABORT, 'case store refused'); END`.execute(st.db);
+        }
+        const r = await runNightly({ store: st, inbox: path.join(d2, 'inbox'), outDir: path.join(d2, 'out'), asOf: AS_OF, settings, logger: silentLogger, detectors: [duplicatePayment] });
+        expect(r.detectors.map((d) => [d.id, d.status])).toEqual([['duplicate_payment', 'failed']]);
+        expect(r.detectors[0]!.error).toContain('case store refused');
+        const stored = await st.db.selectFrom('finding').select(['amount_fen', 'confidence']).where('run_id', '=', r.runId).execute();
+        expect(stored.length).toBe(1);
+        const row = await st.db.selectFrom('run').select(['status', 'findings', 'confirmed', 'amount_fen']).where('id', '=', r.runId).executeTakeFirstOrThrow();
+        expect([row.status, Number(row.findings), Number(row.confirmed), Number(row.amount_fen)]).toEqual([
+          'failed',
+          1,
+          stored.filter((f) => f.confidence === 'confirmed').length,
+          Number(stored[0]!.amount_fen),
+        ]);
+        expect(Number(stored[0]!.amount_fen)).toBeGreaterThan(0);
       } finally {
         await st.close();
       }

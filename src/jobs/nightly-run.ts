@@ -196,6 +196,12 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
           }
         });
         mark('store');
+        // Counted as soon as they are stored: the history counts what the finding table holds for the run, even
+        // when the case step below fails (the run is then recorded `failed`, with these figures on its row).
+        const amountFen = findings.reduce((s, f) => s + f.amountFen, 0);
+        headline.findings += findings.length;
+        headline.confirmed += findings.filter((f) => f.confidence === 'confirmed').length;
+        headline.amount_fen += amountFen;
         pausePoint('detect');
         const since: CarriedFindings | undefined =
           plan.mode === 'incremental' && plan.eventsMark != null
@@ -203,11 +209,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
             : undefined;
         cases[d.id] = await upsertCases(db, runId, d.id, findings, new Date().toISOString(), since);
         mark('cases');
-        const amountFen = findings.reduce((s, f) => s + f.amountFen, 0);
         outcomes.push({ id: d.id, title: d.title, status: 'succeeded', examined: stats.examined, findings: findings.length, amountFen, ms: Date.now() - t, ...(stats.benford ? { benford: stats.benford } : {}) });
-        headline.findings += findings.length;
-        headline.confirmed += findings.filter((f) => f.confidence === 'confirmed').length;
-        headline.amount_fen += amountFen;
         log.info({ step: 'detect', detector: d.id, examined: stats.examined, findings: findings.length, ms: Date.now() - t, parts, cpu, cases: cases[d.id] }, `detector ${d.id} finished`);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
