@@ -99,10 +99,10 @@ describe('feedback import killed with SIGKILL', () => {
 
   it('lists bad rows on stderr and exits 1', async () => {
     const file = path.join(dir, 'bad.xlsx');
-    await writeWorklist(file, [{ caseId: 1, outcome: '核实属实' }]);
+    await writeWorklist(file, [{ caseId: 1, outcome: '已暂停发放' }]);
     const r = await run('feedback', 'import', file, '--by', '王芳');
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('line 2 (case 1): case 1: new → verified is not allowed');
+    expect(r.stderr).toContain('line 2 (case 1): case 1: new → suspended is not allowed');
     expect(r.stderr).toContain('nothing was applied');
   });
 });

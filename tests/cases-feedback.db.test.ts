@@ -122,7 +122,7 @@ describe('importing feedback', () => {
   it('reports every bad row, format and lifecycle alike, and applies nothing', async () => {
     const before = await snapshot();
     const file = await worklist([
-      { caseId: 1, outcome: '核实属实' }, // new → verified: illegal
+      { caseId: 1, outcome: '已发追回通知' }, // new → notice_sent: illegal
       { caseId: 2, outcome: '误报（非本人或未死亡）' }, // no approver given
       { caseId: 3, amount: 50, channel: '抵扣', date: '2099-01-01' }, // future
       { caseId: 99, outcome: '核查中' }, // unknown case
@@ -133,13 +133,32 @@ describe('importing feedback', () => {
     expect(r.status).toBe('rejected');
     expect(r.problems.map((p) => [p.line, p.caseId])).toEqual([[2, 1], [3, 2], [4, 3], [5, 99], [6, 3]]);
     expect(r.problems.map((p) => p.message)).toEqual([
-      expect.stringContaining('new → verified is not allowed'),
+      expect.stringContaining('new → notice_sent is not allowed'),
       expect.stringContaining('--approved-by'),
       expect.stringContaining('in the future'),
       expect.stringContaining('no case 99'),
       expect.stringContaining('not a number'),
     ]);
     expect(await snapshot()).toEqual(before);
+  });
+
+  it('核实属实 on a new case records the review it implies, then the verification: two events by the importer', async () => {
+    const file = await worklist([{ caseId: 1, outcome: '核实属实', note: '火化记录与身份证一致' }, { caseId: 2, outcome: '已暂停发放' }]);
+    const rejected = await importFeedback(store.db, { file, by: '王芳', ...opts });
+    // Only the review is implied: new → suspended still needs the case verified first.
+    expect(rejected.problems).toEqual([{ line: 3, caseId: 2, column: null, message: expect.stringContaining('new → suspended is not allowed') }]);
+    const r = await importFeedback(store.db, { file: await worklist([{ caseId: 1, outcome: '核实属实', note: '火化记录与身份证一致' }], 'wl2.xlsx'), by: '王芳', ...opts });
+    expect(r).toMatchObject({ status: 'applied', applied: 1, problems: [] });
+    expect((await caseRow(store, 1)).status).toBe('verified');
+    const events = (await eventsOf(store, 1)).filter((e) => e.kind === 'transition');
+    expect(events.map((e) => [e.from_status, e.to_status, e.actor, e.reason])).toEqual([
+      ['new', 'under_review', '王芳', '火化记录与身份证一致 (review implied by 核实属实)'],
+      ['under_review', 'verified', '王芳', '火化记录与身份证一致'],
+    ]);
+    expect(events.map((e) => e.data)).toEqual([expect.objectContaining({ source: 'feedback', file: 'wl2.xlsx', line: 2 }), expect.objectContaining({ source: 'feedback', file: 'wl2.xlsx', line: 2 })]);
+    // The same file again: nothing new.
+    const again = await importFeedback(store.db, { file: path.join(dir, 'wl2.xlsx'), by: '王芳', ...opts });
+    expect(again.status).toBe('nothing_new');
   });
 
   it('importing the same file again changes nothing; a copy with one more row applies only that row', async () => {

@@ -15,7 +15,8 @@
  *    recorded is skipped, so importing the same file again, or a copy of it with more rows filled in,
  *    applies each piece of feedback once. A file with nothing new writes nothing at all.
  * Within a row, money is recorded before an outcome of `已全额追回` (recovered) and after any other
- * outcome, so `已发追回通知` + a repayment that settles the case ends `recovered`.
+ * outcome, so `已发追回通知` + a repayment that settles the case ends `recovered`. `核实属实` on a `new` case
+ * records the review it implies first (new → under_review → verified: two events).
  * A process killed mid-import leaves the database as it was (the transaction never committed).
  */
 import crypto from 'node:crypto';
@@ -27,7 +28,7 @@ import type { DB } from '../db/schema.ts';
 import { parseDate } from '../calendar/values.ts';
 import { applyNote, applyRepayment, applyTransition, checkPerson, getCase, parseYuan, personKey, type ChangeContext } from './actions.ts';
 import { CaseError } from './errors.ts';
-import { NEEDS_APPROVAL, type CaseStatus, type Channel } from './statuses.ts';
+import { NEEDS_APPROVAL, TRANSITIONS, type CaseStatus, type Channel } from './statuses.ts';
 
 /** Work-list outcome labels (column O, 核查结果) → case status (WORKLIST-FORMAT.md). */
 export const OUTCOME_LABELS: Readonly<Record<string, CaseStatus>> = Object.freeze({
@@ -315,6 +316,12 @@ async function applyRow(trx: Transaction<DB>, row: FeedbackRow, by: string, appr
     if (!row.outcome) return;
     const cur = (await getCase(trx, row.caseId))!;
     if (cur.status === row.outcome) return;
+    // A work list offers every outcome on every row, and its cases are mostly `new`: 核实属实 (verified) on a
+    // `new` case means the investigator reviewed it, so the review is recorded first, as its own event
+    // (new → under_review → verified). No other step is implied: the lifecycle still refuses the rest.
+    if (cur.status === 'new' && !TRANSITIONS.new.includes(row.outcome) && TRANSITIONS.under_review.includes(row.outcome)) {
+      await applyTransition(trx, { caseId: row.caseId, to: 'under_review', by, reason: `${reason} (review implied by ${label})`, approvedBy: null }, ctx);
+    }
     await applyTransition(trx, { caseId: row.caseId, to: row.outcome, by, reason, approvedBy: NEEDS_APPROVAL.includes(row.outcome) ? approvedBy : null }, ctx);
     changed = true;
   };
