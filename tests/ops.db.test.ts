@@ -60,6 +60,9 @@ describe.each(ENGINES)('one run at a time and crash safety (%s)', (engine) => {
     expect(await victim.reached).toBe(true);
     victim.child.kill('SIGKILL');
     await victim.exited;
+    // Until the next run, the store still says running; status says its process is gone.
+    const shown = cli(['status', '--db', t.target]).stdout.trim().split('\n')[1]!.split('\t');
+    expect([shown[2], shown[6]]).toEqual(['running', `its process (pid ${victim.child.pid}) is gone: killed or the machine restarted; the next run records it abandoned`]);
     const next = cli(runArgs(t));
     expect(next.status, next.stderr).toBe(0);
     expect(statuses(t)).toEqual(['abandoned', 'succeeded']);

@@ -1,6 +1,7 @@
 /** `fundguard status`: recent runs. */
 import type { Command } from 'commander';
-import { openStore } from '../../db/connection.ts';
+import os from 'node:os';
+import { openStore, processAlive } from '../../db/connection.ts';
 import { DEFAULT_DB, UsageError, existingDbTarget } from '../common.ts';
 
 /** Columns of `fundguard status`, one tab-separated line per run, newest first, after this header line. */
@@ -23,6 +24,18 @@ export function detectionOf(stats: string): string {
   return '';
 }
 
+/**
+ * The `error` column of a run row as printed: a `running` run whose process is gone (same host, pid no longer
+ * alive: killed, or the machine restarted) says so; the store still calls it `running` until the next `run`
+ * records it `abandoned` (src/db/sqlite.ts beginRun). A run on another host is taken at its word.
+ */
+export function statusNote(r: { status: string; host: string; pid: number; error: string | null }, host = os.hostname()): string {
+  if (r.status === 'running' && r.host === host && !processAlive(Number(r.pid))) {
+    return `its process (pid ${r.pid}) is gone: killed or the machine restarted; the next run records it abandoned`;
+  }
+  return r.error ?? '';
+}
+
 export function registerStatus(program: Command): void {
 program
   .command('status')
@@ -41,7 +54,7 @@ program
       }
       process.stdout.write(`${STATUS_COLUMNS.join('\t')}\n`);
       for (const r of runs) {
-        process.stdout.write(`${r.id}\t${r.as_of}\t${r.status}\t${r.started_at}\t${r.ended_at ?? ''}\t${detectionOf(r.stats)}\t${r.error ?? ''}\n`);
+        process.stdout.write(`${r.id}\t${r.as_of}\t${r.status}\t${r.started_at}\t${r.ended_at ?? ''}\t${detectionOf(r.stats)}\t${statusNote(r)}\n`);
       }
     } finally {
       await store.close();
