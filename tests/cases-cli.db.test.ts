@@ -128,6 +128,8 @@ describe('cases commands', () => {
     store = await openStore(dbFile);
     await transitionCase(store.db, { caseId: 3, to: 'under_review', by: '王芳', reason: '核查' }, ctxAt());
     await recordRepayment(store.db, { caseId: 3, amountFen: 300_000, channel: 'bank_return', date: '2025-07-01', by: '王芳' }, ctxAt());
+    // An extract without a pay-date column: the payment line says so (it printed "paid ?").
+    await store.db.updateTable('payment').set({ paid_on: null }).where('id_number', '=', ID_C).execute();
     await store.close();
     const [list, show] = await Promise.all([run('cases', 'list', '--min-amount', '3000', '--status', 'new,under_review', '--as-of', '2025-09-10'), run('cases', 'show', '3')]);
     const lines = list.stdout.trim().split('\n');
@@ -141,5 +143,6 @@ describe('cases commands', () => {
     expect(show.stdout).toContain(ID_C);
     expect(show.stdout).toMatch(/#1 {2}2025-07-01 {2}repayment +3000\.00 {2}bank_return {2}by 王芳/);
     expect(show.stdout).toMatch(/transition {2}new → under_review {2}by 王芳 {2}— 核查/);
+    expect(show.stdout).toMatch(/ {2}2025-05 {2}\S+ {2}\S+ +3000\.00 {2}paid \(no pay date in the extract\) {2}batch /);
   });
 });

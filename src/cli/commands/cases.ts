@@ -139,7 +139,7 @@ export function registerCases(program: Command): Command {
         lines.push('', 'evidence', `  ${d.evidence.why ?? ''}`);
         for (const cmp of d.evidence.comparisons ?? []) lines.push(`  - ${cmp.field}: ${cmp.level} [${cmp.values.join(' | ')}]${cmp.sources?.length ? ` (${cmp.sources.join(', ')})` : ''}`);
         lines.push('', `payments counted (${d.payments.length})`);
-        for (const p of d.payments) lines.push(`  ${p.period}  ${p.scheme}  ${p.item}  ${formatFen(p.amount_fen).padStart(10)}  paid ${p.paid_on ?? '?'}  batch ${p.batch}  account ${p.account ?? ''}  ${p.file}:${p.line}`);
+        for (const p of d.payments) lines.push(`  ${p.period}  ${p.scheme}  ${p.item}  ${formatFen(p.amount_fen).padStart(10)}  paid ${p.paid_on ?? '(no pay date in the extract)'}  batch ${p.batch}  account ${p.account ?? ''}  ${p.file}:${p.line}`);
         lines.push('', `ledger (${d.ledger.length})`);
         for (const e of d.ledger) lines.push(`  #${e.id}  ${e.paid_on}  ${e.kind.padEnd(9)}  ${formatFen(e.amount_fen).padStart(10)}  ${e.channel ?? ''}  by ${e.actor}${e.voids_entry_id ? `  voids #${e.voids_entry_id}` : ''}${e.reason ? `  — ${e.reason}` : ''}`);
         lines.push('', `history (${d.events.length})`);
