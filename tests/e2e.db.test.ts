@@ -12,6 +12,7 @@ import type { GenerateResult } from '../sample-data/lib/generator.ts';
 import type { Store } from '../src/db/connection.ts';
 import { loadSettings } from '../src/config/settings.ts';
 import { runNightly } from '../src/jobs/nightly-run.ts';
+import { loadRunData } from '../src/reports/report-data.ts';
 import { silentLogger } from '../src/log.ts';
 
 const EXPECTED_COLUMNS = ['detector', 'id_number', 'name', 'district_code', 'scheme', 'first_period', 'last_period', 'months', 'amount', 'confidence'];
@@ -103,6 +104,15 @@ describe.each(ENGINES)('a run dated before some deaths loses none of them (%s)',
         expect(first.files.some((f) => f.kind === 'deaths' && f.rowsRejected > 0)).toBe(true);
         const futureRejects = await a.db.selectFrom('reject').select('code').where('code', '=', 'DEATH_DATE_FUTURE').execute();
         expect(futureRejects.length).toBeGreaterThan(0);
+        // The first run's history as it stood: its files and rejected rows (index.html's columns).
+        const historyOf = async (view: { runId: number; asOf: string }) => {
+          const data = await loadRunData({ db: a.db, runId: view.runId, asOf: view.asOf, startedAt: '', settings: loadSettings(), detectors: [] });
+          const h = data.history.find((r) => r.runId === first.runId)!;
+          return [h.filesIngested, h.filesRejected, h.rowsRejected];
+        };
+        const firstHistory = await historyOf({ runId: first.runId, asOf: '2024-09-30' });
+        expect(firstHistory[2]).toBeGreaterThanOrEqual(futureRejects.length);
+        const firstFiles = await a.db.selectFrom('source_file').select(['id', 'path', 'rows_rejected']).where('run_id', '=', first.runId).orderBy('id').execute();
         const later = await runJob(a, gen.inboxDir, path.join(early.dir, 'out'), '2025-12-31');
         expect(later.files.filter((f) => f.status === 'ingested').every((f) => f.kind === 'deaths')).toBe(true);
         expect(later.files.some((f) => f.status === 'ingested')).toBe(true);
@@ -124,7 +134,19 @@ describe.each(ENGINES)('a run dated before some deaths loses none of them (%s)',
           expect({ otherDetector: ['duplicate_payment', 'concurrent_pension', 'amount_anomaly'].includes(detector!), amount, deceased: freshCases.some((x) => x.startsWith(`deceased_payment,${id},`)) })
             .toEqual({ otherDetector: true, amount: '0.00', deceased: true });
         }
-        expect(await a.db.selectFrom('reject').select('code').where('code', '=', 'DEATH_DATE_FUTURE').execute()).toEqual([]);
+        // No current reading rejects a future death any more; the first readings' rejected rows stay the first
+        // run's history (they were deleted with their file rows, and that run's history changed after the fact).
+        const current = a.db.selectFrom('reject').innerJoin('source_file as f', 'f.id', 'reject.file_id').where('reject.code', '=', 'DEATH_DATE_FUTURE');
+        expect(await current.where('f.superseded_by', 'is', null).select('reject.code').execute()).toEqual([]);
+        expect((await current.where('f.run_id', '=', first.runId).select('reject.code').execute()).length).toBe(futureRejects.length);
+        expect(await a.db.selectFrom('source_file').select(['id', 'path', 'rows_rejected']).where('run_id', '=', first.runId).orderBy('id').execute()).toEqual(firstFiles);
+        expect(await historyOf({ runId: later.runId, asOf: '2025-12-31' })).toEqual(firstHistory);
+        const superseded = await a.db.selectFrom('source_file').select(['id', 'superseded_by']).where('superseded_by', 'is not', null).execute();
+        expect(superseded.length).toBeGreaterThan(0);
+        for (const f of superseded) {
+          const by = await a.db.selectFrom('source_file').select(['path', 'run_id', 'superseded_by']).where('id', '=', Number(f.superseded_by)).executeTakeFirstOrThrow();
+          expect([Number(by.run_id), by.superseded_by]).toEqual([later.runId, null]);
+        }
         // Every death record is stored once: the first reading was replaced, not added to.
         const count = async (s: Store) => Number((await s.db.selectFrom('death_record').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
         expect(await count(a)).toBe(await count(b));

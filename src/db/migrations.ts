@@ -505,6 +505,21 @@ const runHeadline: Migration = {
   },
 };
 
+/**
+ * `source_file.superseded_by`: a death file read again (0004 `recheck_from`) no longer deletes its first
+ * reading: the file row and its rejected rows stay, as the history of the run that read them (index.html,
+ * that date's rejects.csv), and point at the reading that replaced them. Before, the earlier run's files
+ * and rejected rows moved to the later run in the history.
+ */
+const sourceFileSuperseded: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable('source_file').addColumn('superseded_by', 'bigint').execute();
+  },
+  async down(db: AnyDb) {
+    await db.schema.alterTable('source_file').dropColumn('superseded_by').execute();
+  },
+};
+
 /** All migrations, keyed by name (applied in name order). */
 export function migrations(engine: Engine): Record<string, Migration> {
   return {
@@ -512,6 +527,7 @@ export function migrations(engine: Engine): Record<string, Migration> {
     '0005_detector_scope': detectorScope, '0006_account_person': accountPerson, '0007_link_report_scans': linkReportScans,
     '0008_payment_key_order': paymentKeyOrder, '0009_payment_key_by_period': paymentKeyByPeriod(engine),
     '0010_payment_plain_rowid': paymentPlainRowid(engine), '0011_run_headline': runHeadline,
+    '0012_source_file_superseded': sourceFileSuperseded,
   };
 }
 

@@ -115,10 +115,9 @@ export async function openPostgres(url: string): Promise<Store> {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        if (meta.replaces !== undefined) {
-          for (const t of ['death_record', 'reject']) await client.query(`DELETE FROM ${t} WHERE file_id = $1`, [meta.replaces]);
-          await client.query('DELETE FROM source_file WHERE id = $1', [meta.replaces]);
-        }
+        // A death file read again replaces its death records; its first reading stays the history of the run
+        // that read it, marked superseded (below; migration 0012).
+        if (meta.replaces !== undefined) await client.query('DELETE FROM death_record WHERE file_id = $1', [meta.replaces]);
         const ins = await client.query(
           `INSERT INTO source_file (path, sha256, size, mtime_ms, kind, source, format, encoding, status, error_code, error, layout_key,
              header_line, rows_read, rows_accepted, rows_rejected, rows_skipped, rows_repeated, run_id, ingested_at)
@@ -126,6 +125,7 @@ export async function openPostgres(url: string): Promise<Store> {
           [meta.path, meta.sha256, meta.size, meta.mtimeMs, meta.kind, meta.source, meta.format, meta.layoutKey, meta.runId, new Date().toISOString()],
         );
         const fileId = Number(ins.rows[0].id);
+        if (meta.replaces !== undefined) await client.query('UPDATE source_file SET superseded_by = $1 WHERE id = $2', [fileId, meta.replaces]);
         let staged = false;
         const loader: FileLoader = {
           fileId,

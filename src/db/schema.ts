@@ -55,6 +55,12 @@ export interface SourceFileTable {
   rows_repeated: number;
   /** Earliest date of death rejected as future (DEATH_DATE_FUTURE): the file is re-read once the business date reaches it. */
   recheck_from: string | null;
+  /**
+   * The reading that replaced this one (a death file read again once the business date reached the dates it
+   * rejected as future); null for the current reading. A superseded reading keeps its row and rejected rows
+   * as the history of its run; its death records are gone (the new reading holds them). Migration 0012.
+   */
+  superseded_by: number | null;
   run_id: number;
   ingested_at: string;
 }

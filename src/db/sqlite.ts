@@ -400,12 +400,12 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
       const nested = firstLoad !== null;
       raw.exec(nested ? 'SAVEPOINT fg_file' : 'BEGIN IMMEDIATE');
       try {
-        if (meta.replaces !== undefined) {
-          for (const t of ['death_record', 'reject']) raw.prepare(`DELETE FROM ${t} WHERE file_id = ?`).run(meta.replaces);
-          raw.prepare('DELETE FROM source_file WHERE id = ?').run(meta.replaces);
-        }
+        // A death file read again replaces its death records; its first reading (file row, rejected rows) stays
+        // the history of the run that read it, marked superseded by this one (migration 0012).
+        if (meta.replaces !== undefined) raw.prepare('DELETE FROM death_record WHERE file_id = ?').run(meta.replaces);
         const { replaces: _replaces, ...fileRow } = meta;
         const fileId = Number(insertFile.run({ ...fileRow, at: new Date().toISOString() }).lastInsertRowid);
+        if (meta.replaces !== undefined) raw.prepare('UPDATE source_file SET superseded_by = ? WHERE id = ?').run(fileId, meta.replaces);
         const loader: FileLoader = {
           fileId,
           addPayments: async (rows) => {

@@ -356,6 +356,7 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
       .where('path', '=', f.rel)
       .where('size', '=', size)
       .where('mtime_ms', '=', mtimeMs)
+      .where('superseded_by', 'is', null)
       .orderBy('id', 'desc')
       .executeTakeFirst();
     return byStat && (byStat.status === 'ingested' || byStat.layout_key === lk) ? byStat : undefined;
@@ -428,7 +429,7 @@ export async function ingestInbox(opts: IngestOptions): Promise<FileReport[]> {
       if (fpm.t !== 'fp') throw new Error(`ingest reader: expected the fingerprint of ${f.rel}, got ${fpm.t}`);
       const fp = fpm.fp;
       if (p.replaces === undefined) {
-        const byHash = await store.db.selectFrom('source_file').selectAll().where('sha256', '=', fp.sha256).orderBy('id', 'desc').execute();
+        const byHash = await store.db.selectFrom('source_file').selectAll().where('sha256', '=', fp.sha256).where('superseded_by', 'is', null).orderBy('id', 'desc').execute();
         known = byHash.find((k) => k.status === 'ingested' || k.layout_key === lk);
       }
       if (known) {
