@@ -219,71 +219,68 @@ describe('Benford table', () => {
 });
 
 describe('a failing detector', () => {
-  it('is recorded as failed; the others and the reports still run', async () => {
-    const d2 = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-detectors-fail-'));
+  /** Runs `detectors` on a store holding the `dup-rerun-batch` scenario (one duplicate_payment finding). */
+  const runOnScenario = async (prefix: string, detectors: Detector[], check: (st: Store, r: RunResult) => Promise<void>, prepare?: (st: Store) => Promise<void>) => {
+    const d2 = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
     try {
-      const s = buildScenario({ only: ['dup-rerun-batch'] });
-      writeInbox(s, path.join(d2, 'inbox'));
+      writeInbox(buildScenario({ only: ['dup-rerun-batch'] }), path.join(d2, 'inbox'));
       const st = await openStore(await engineTarget(d2));
       try {
-        const broken: Detector = {
-          id: 'broken',
-          title: 'Always fails',
-          async *run(ctx) {
-            ctx.stats.examined = 7;
-            throw new Error('boom');
-          },
-        };
-        const r = await runNightly({ store: st, inbox: path.join(d2, 'inbox'), outDir: path.join(d2, 'out'), asOf: AS_OF, settings, logger: silentLogger, detectors: [broken, duplicatePayment] });
-        expect(r.detectors.map((d) => [d.id, d.status, d.error ?? null, d.findings])).toEqual([
-          ['broken', 'failed', 'boom', 0],
-          ['duplicate_payment', 'succeeded', null, 1],
-        ]);
-        expect(r.detectors[0]!.examined).toBe(7);
-        expect(fs.existsSync(r.reports.summary)).toBe(true);
-        const runRow = await st.db.selectFrom('run').selectAll().where('id', '=', r.runId).executeTakeFirstOrThrow();
-        expect(runRow.status).toBe('failed');
+        await prepare?.(st);
+        await check(st, await runNightly({ store: st, inbox: path.join(d2, 'inbox'), outDir: path.join(d2, 'out'), asOf: AS_OF, settings, logger: silentLogger, detectors }));
       } finally {
         await st.close();
       }
     } finally {
       fs.rmSync(d2, { recursive: true, force: true });
     }
+  };
+
+  it('is recorded as failed; the others and the reports still run', async () => {
+    const broken: Detector = {
+      id: 'broken',
+      title: 'Always fails',
+      async *run(ctx) {
+        ctx.stats.examined = 7;
+        throw new Error('boom');
+      },
+    };
+    await runOnScenario('fg-detectors-fail-', [broken, duplicatePayment], async (st, r) => {
+      expect(r.detectors.map((d) => [d.id, d.status, d.error ?? null, d.findings])).toEqual([
+        ['broken', 'failed', 'boom', 0],
+        ['duplicate_payment', 'succeeded', null, 1],
+      ]);
+      expect(r.detectors[0]!.examined).toBe(7);
+      expect(fs.existsSync(r.reports.summary)).toBe(true);
+      const runRow = await st.db.selectFrom('run').selectAll().where('id', '=', r.runId).executeTakeFirstOrThrow();
+      expect(runRow.status).toBe('failed');
+    });
   });
 
-  it("whose findings were stored but whose case step failed is still counted on the run row, as in the finding table", async () => {
-    const d2 = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-detectors-casefail-'));
-    try {
-      const s = buildScenario({ only: ['dup-rerun-batch'] });
-      writeInbox(s, path.join(d2, 'inbox'));
-      const st = await openStore(await engineTarget(d2));
-      try {
-        // The case store refuses new cases: duplicate_payment's findings are stored, then its case step throws.
-        if (ENGINES[0] === 'postgres') {
-          await sql`CREATE FUNCTION refuse_case() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'case store refused'; END $$ LANGUAGE plpgsql`.execute(st.db);
-          await sql`CREATE TRIGGER refuse_case BEFORE INSERT ON recovery_case FOR EACH ROW EXECUTE FUNCTION refuse_case()`.execute(st.db);
-        } else {
-          await sql`CREATE TRIGGER refuse_case BEFORE INSERT ON recovery_case BEGIN SELECT RAISE(ABORT, 'case store refused'); END`.execute(st.db);
-        }
-        const r = await runNightly({ store: st, inbox: path.join(d2, 'inbox'), outDir: path.join(d2, 'out'), asOf: AS_OF, settings, logger: silentLogger, detectors: [duplicatePayment] });
-        expect(r.detectors.map((d) => [d.id, d.status])).toEqual([['duplicate_payment', 'failed']]);
-        expect(r.detectors[0]!.error).toContain('case store refused');
-        const stored = await st.db.selectFrom('finding').select(['amount_fen', 'confidence']).where('run_id', '=', r.runId).execute();
-        expect(stored.length).toBe(1);
-        const row = await st.db.selectFrom('run').select(['status', 'findings', 'confirmed', 'amount_fen']).where('id', '=', r.runId).executeTakeFirstOrThrow();
-        expect([row.status, Number(row.findings), Number(row.confirmed), Number(row.amount_fen)]).toEqual([
-          'failed',
-          1,
-          stored.filter((f) => f.confidence === 'confirmed').length,
-          Number(stored[0]!.amount_fen),
-        ]);
-        expect(Number(stored[0]!.amount_fen)).toBeGreaterThan(0);
-      } finally {
-        await st.close();
+  it('whose findings were stored but whose case step failed is still counted on the run row, as in the finding table', async () => {
+    // The case store refuses new cases: duplicate_payment's findings are stored, then its case step throws.
+    const refuseCases = async (st: Store) => {
+      if (ENGINES[0] === 'postgres') {
+        await sql`CREATE FUNCTION refuse_case() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'case store refused'; END $$ LANGUAGE plpgsql`.execute(st.db);
+        await sql`CREATE TRIGGER refuse_case BEFORE INSERT ON recovery_case FOR EACH ROW EXECUTE FUNCTION refuse_case()`.execute(st.db);
+      } else {
+        await sql`CREATE TRIGGER refuse_case BEFORE INSERT ON recovery_case BEGIN SELECT RAISE(ABORT, 'case store refused'); END`.execute(st.db);
       }
-    } finally {
-      fs.rmSync(d2, { recursive: true, force: true });
-    }
+    };
+    await runOnScenario('fg-detectors-casefail-', [duplicatePayment], async (st, r) => {
+      expect(r.detectors.map((d) => [d.id, d.status])).toEqual([['duplicate_payment', 'failed']]);
+      expect(r.detectors[0]!.error).toContain('case store refused');
+      const stored = await st.db.selectFrom('finding').select(['amount_fen', 'confidence']).where('run_id', '=', r.runId).execute();
+      expect(stored.length).toBe(1);
+      expect(Number(stored[0]!.amount_fen)).toBeGreaterThan(0);
+      const row = await st.db.selectFrom('run').select(['status', 'findings', 'confirmed', 'amount_fen']).where('id', '=', r.runId).executeTakeFirstOrThrow();
+      expect([row.status, Number(row.findings), Number(row.confirmed), Number(row.amount_fen)]).toEqual([
+        'failed',
+        1,
+        stored.filter((f) => f.confidence === 'confirmed').length,
+        Number(stored[0]!.amount_fen),
+      ]);
+    }, refuseCases);
   });
 });
 
