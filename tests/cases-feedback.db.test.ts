@@ -159,6 +159,12 @@ describe('importing feedback', () => {
     // The same file again: nothing new.
     const again = await importFeedback(store.db, { file: path.join(dir, 'wl2.xlsx'), by: '王芳', ...opts });
     expect(again.status).toBe('nothing_new');
+    // Without a note, each reason names the file and line once.
+    await importFeedback(store.db, { file: await worklist([{ caseId: 3, outcome: '核实属实' }], 'wl3.xlsx'), by: '王芳', ...opts });
+    expect((await eventsOf(store, 3)).filter((e) => e.kind === 'transition').map((e) => e.reason)).toEqual([
+      'work list wl3.xlsx line 2: review implied by 核实属实',
+      'work list wl3.xlsx line 2: 核实属实',
+    ]);
   });
 
   it('importing the same file again changes nothing; a copy with one more row applies only that row', async () => {

@@ -320,7 +320,8 @@ async function applyRow(trx: Transaction<DB>, row: FeedbackRow, by: string, appr
     // `new` case means the investigator reviewed it, so the review is recorded first, as its own event
     // (new → under_review → verified). No other step is implied: the lifecycle still refuses the rest.
     if (cur.status === 'new' && !TRANSITIONS.new.includes(row.outcome) && TRANSITIONS.under_review.includes(row.outcome)) {
-      await applyTransition(trx, { caseId: row.caseId, to: 'under_review', by, reason: `${reason} (review implied by ${label})`, approvedBy: null }, ctx);
+      const implied = row.note ? `${row.note} (review implied by ${label})` : `work list ${String(ctx.extra?.file)} line ${row.line}: review implied by ${label}`;
+      await applyTransition(trx, { caseId: row.caseId, to: 'under_review', by, reason: implied, approvedBy: null }, ctx);
     }
     await applyTransition(trx, { caseId: row.caseId, to: row.outcome, by, reason, approvedBy: NEEDS_APPROVAL.includes(row.outcome) ? approvedBy : null }, ctx);
     changed = true;
