@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, ENGINES, type TestDb } from './helpers/engines.ts';
-import { generate, runJob } from './helpers/pipeline.ts';
+import { cli, generate, runJob } from './helpers/pipeline.ts';
 import type { Store } from '../src/db/connection.ts';
 
 describe.each(ENGINES)('a missing inbox on %s', (engine) => {
@@ -36,5 +36,47 @@ describe.each(ENGINES)('a missing inbox on %s', (engine) => {
     const run = await store.db.selectFrom('run').select(['status', 'stats']).where('id', '=', next.runId).executeTakeFirstOrThrow();
     expect(run.status).toBe('succeeded');
     expect(JSON.parse(run.stats).detection).toEqual({ mode: 'incremental', since_run: first.runId });
+  });
+});
+
+describe.each(ENGINES)('a business date earlier than a run that read extracts, on %s', (engine) => {
+  let t: TestDb;
+  let store: Store;
+  let inbox: string;
+  beforeAll(async () => {
+    t = await createTestDb(engine);
+    store = await t.open();
+    inbox = (await generate(t.dir, 60, 3)).inboxDir;
+  });
+  afterAll(async () => {
+    await store.close();
+    await t.cleanup();
+  });
+
+  // Found by a fresh-user trial: a re-run for an earlier date counted a death after that date and the
+  // payments after it, and rewrote that date's report folder with them.
+  it('is refused without a run record and leaves that date\'s reports alone; the same date and later ones still run', async () => {
+    const out = path.join(t.dir, 'out');
+    const first = await runJob(store, inbox, out, '2024-03-31');
+    const summary = path.join(out, '2024-03-31', 'summary.html');
+    const before = fs.readFileSync(summary, 'utf8');
+    // Refused because run 1 read the extracts, even when it did not succeed.
+    await store.db.updateTable('run').set({ status: 'failed' }).where('id', '=', first.runId).execute();
+    await expect(runJob(store, inbox, out, '2024-03-30')).rejects.toThrow(
+      `--as-of 2024-03-30 is before 2024-03-31, the business date of run ${first.runId}, which already read extracts into this store`,
+    );
+    await store.db.updateTable('run').set({ status: 'succeeded' }).where('id', '=', first.runId).execute();
+    expect(fs.existsSync(path.join(out, '2024-03-30'))).toBe(false);
+    expect(fs.readFileSync(summary, 'utf8')).toBe(before);
+    expect((await store.db.selectFrom('run').select('id').execute()).map((r) => Number(r.id))).toEqual([first.runId]);
+    // A later run that stopped before reading anything does not count: it knew nothing more.
+    await store.db.insertInto('run').values({ as_of: '2024-05-31', started_at: '2024-06-01T00:00:00.000Z', ended_at: '2024-06-01T00:00:01.000Z', status: 'abandoned', host: 'h', pid: 1, stats: '{}', error: 'stopped' }).execute();
+    const again = await runJob(store, inbox, out, '2024-03-31');
+    expect(again.files.every((f) => f.status !== 'ingested')).toBe(true);
+    // A later run that succeeded counts, even with nothing new to read.
+    const later = await runJob(store, inbox, out, '2024-04-30');
+    await expect(runJob(store, inbox, out, '2024-04-01')).rejects.toThrow(`the business date of run ${later.runId}`);
+    const cmd = cli(['run', '--inbox', inbox, '--db', t.target, '--out', out, '--as-of', '2024-04-01']);
+    expect([cmd.status, cmd.stderr.trim()]).toEqual([2, expect.stringMatching(/^fundguard: --as-of 2024-04-01 is before 2024-04-30, .*; not started \(the reports written for 2024-04-01 stay as they are\)$/)]);
   });
 });

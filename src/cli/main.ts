@@ -1,7 +1,7 @@
 /**
  * The `fundguard` command (ARCHITECTURE.md floor 7): parses flags and calls jobs and cases; each command
  * lives in `commands/`. Exit codes (README "Exit codes"): 0 success; 1 the run or command failed; 2 bad
- * usage, flags or settings; 3 another run holds the lock. Failures print one line `fundguard: <reason>`
+ * usage, flags or settings (a `run` dated before a run that read extracts too); 3 another run holds the lock. Failures print one line `fundguard: <reason>`
  * on stderr.
  */
 import { Command, CommanderError } from 'commander';
@@ -43,14 +43,14 @@ async function reportFailure(e: unknown): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const [{ EXIT_LOCKED, RunLockedError, RunStoppedError }, { SettingsError }] = await Promise.all([import('../jobs/nightly-run.ts'), import('../config/settings.ts')]);
+  const [{ EXIT_LOCKED, EarlierDateError, RunLockedError, RunStoppedError }, { SettingsError }] = await Promise.all([import('../jobs/nightly-run.ts'), import('../config/settings.ts')]);
   if (e instanceof RunStoppedError) {
     process.stderr.write(`fundguard: ${e.message}\n`);
     process.exitCode = 0;
   } else if (e instanceof RunLockedError || (e instanceof Error && e.name === 'StoreBusyError')) {
     process.stderr.write(`fundguard: ${e.message}\n`);
     process.exitCode = EXIT_LOCKED;
-  } else if (e instanceof SettingsError) {
+  } else if (e instanceof SettingsError || e instanceof EarlierDateError) {
     process.stderr.write(`fundguard: ${e.message}\n`);
     process.exitCode = 2;
   } else {

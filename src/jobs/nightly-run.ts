@@ -55,6 +55,21 @@ export class RunLockedError extends Error {
   }
 }
 
+/**
+ * The business date is earlier than that of a run that already read extracts into this store (or succeeded):
+ * a run dated earlier would count payments and deaths that were known only later (a death after its date, the
+ * payments after it), and would rewrite that date's report folder with them. Exit code 2 (README "Exit codes").
+ */
+export class EarlierDateError extends Error {
+  override name = 'EarlierDateError';
+  constructor(readonly asOf: string, readonly later: { id: number; as_of: string }) {
+    super(
+      `--as-of ${asOf} is before ${later.as_of}, the business date of run ${later.id}, which already read extracts into this store: ` +
+        `a run for ${asOf} now would count what was known only later; not started (the reports written for ${asOf} stay as they are)`,
+    );
+  }
+}
+
 export interface RunOptions {
   store: Store;
   inbox: string;
@@ -91,6 +106,17 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
   // A missing or malformed inbox (a typo in --inbox) is refused before a run is recorded: a failed run would
   // make the next night's run compute in full (src/detectors/scope.ts).
   listInbox(opts.inbox);
+  // Nor is a business date earlier than one whose run already read extracts (or succeeded): the store holds
+  // what was known after it (fresh-user trial: a re-run of an earlier date counted a death after that date).
+  const later = await db
+    .selectFrom('run')
+    .select(['id', 'as_of'])
+    .where('as_of', '>', asOf)
+    .where((eb) => eb.or([eb('status', '=', 'succeeded'), eb.exists(eb.selectFrom('source_file').select('source_file.id').whereRef('source_file.run_id', '=', 'run.id'))]))
+    .orderBy('as_of', 'desc')
+    .orderBy('id', 'desc')
+    .executeTakeFirst();
+  if (later) throw new EarlierDateError(asOf, { id: Number(later.id), as_of: later.as_of });
   const startedAt = new Date().toISOString();
   const begun = await store.beginRun(asOf, os.hostname(), process.pid, startedAt);
   if ('heldBy' in begun) throw new RunLockedError(begun.heldBy);
