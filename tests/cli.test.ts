@@ -81,6 +81,17 @@ describe('time zone independence (CLI)', () => {
     expect(fs.statSync(empty).size).toBe(0);
   });
 
+  it('run refuses a mistyped --inbox before creating the store, and a date that does not exist', () => {
+    // Found by a new user: `run --inbox typo --db new.db` exited 1 but left a new store behind.
+    const db = path.join(t.dir, 'never.db');
+    const r = cli(['run', '--inbox', path.join(t.dir, 'no-such-inbox'), '--db', db, '--out', path.join(t.dir, 'o5'), '--as-of', '2025-06-30']);
+    expect([r.status, r.stderr.trim()]).toEqual([1, `fundguard: inbox ${path.join(t.dir, 'no-such-inbox')} is not a directory`]);
+    expect(fs.existsSync(db)).toBe(false);
+    const d = cli(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, 'o5'), '--as-of', '2025-02-30']);
+    expect([d.status, d.stderr.trim()]).toEqual([2, 'fundguard: --as-of: got "2025-02-30", expected a real date YYYY-MM-DD']);
+    expect(fs.existsSync(db)).toBe(false);
+  });
+
   it('dates a case by the business date of the run that opened it, not the machine clock', () => {
     // Found by a new user: a run for an earlier business date showed negative days open.
     const db = path.join(t.dir, 'opened.db');

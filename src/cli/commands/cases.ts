@@ -53,7 +53,7 @@ export function caseIdArg(s: string): number {
 
 function asOfOption(s: string | undefined): string {
   const d = s ?? todayIn(timeZone());
-  if (!isIsoDate(d)) throw new UsageError(`--as-of: got "${d}", expected a date YYYY-MM-DD`);
+  if (!isIsoDate(d)) throw new UsageError(`--as-of: got "${d}", expected a real date YYYY-MM-DD`);
   return d;
 }
 

@@ -89,7 +89,10 @@ export function registerRun(program: Command): void {
     .action(async (o: JobFlags & { asOf?: string }) => {
       const settings = loadSettings(o.settings);
       const asOf = o.asOf ?? todayIn(settings.timeZone);
-      if (!isIsoDate(asOf)) throw new UsageError(`--as-of: got "${asOf}", expected a date YYYY-MM-DD`);
+      if (!isIsoDate(asOf)) throw new UsageError(`--as-of: got "${asOf}", expected a real date YYYY-MM-DD`);
+      // A mistyped --inbox is refused before the store is opened: opening creates a new one (fresh-user trial:
+      // `run --inbox typo --db new.db` left a store behind, which `status` then took for a real one).
+      (await import('../../ingest/ingest.ts')).listInbox(path.resolve(o.inbox)); // loaded by this command only
       const logger = createLogger();
       const signal = stopSignal(logger);
       const store = await openStore(dbTarget(o.db));
