@@ -1,30 +1,36 @@
 /**
- * A mistyped --inbox is refused before a run is recorded (fresh-user trial, issue 10): before the fix the
- * refusal was stored as a failed run, so the next night's run computed every detector in full instead of
- * incrementally.
+ * Runs refused before a run is recorded (fresh-user trials):
+ * - a mistyped --inbox (issue 10): before the fix the refusal was stored as a failed run, so the next night's
+ *   run computed every detector in full instead of incrementally;
+ * - a business date earlier than that of a run which already read extracts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, ENGINES, type TestDb } from './helpers/engines.ts';
 import { cli, generate, runJob } from './helpers/pipeline.ts';
-import type { Store } from '../src/db/connection.ts';
+import type { Engine, Store } from '../src/db/connection.ts';
 
-describe.each(ENGINES)('a missing inbox on %s', (engine) => {
-  let t: TestDb;
-  let store: Store;
-  let inbox: string;
+/** A fresh store of the engine and a small generated inbox for the enclosing describe (set in beforeAll). */
+function storeWithInbox(engine: Engine): { t: TestDb; store: Store; inbox: string } {
+  const ctx = {} as { t: TestDb; store: Store; inbox: string };
   beforeAll(async () => {
-    t = await createTestDb(engine);
-    store = await t.open();
-    inbox = (await generate(t.dir, 60, 3)).inboxDir;
+    ctx.t = await createTestDb(engine);
+    ctx.store = await ctx.t.open();
+    ctx.inbox = (await generate(ctx.t.dir, 60, 3)).inboxDir;
   });
   afterAll(async () => {
-    await store.close();
-    await t.cleanup();
+    await ctx.store.close();
+    await ctx.t.cleanup();
   });
+  return ctx;
+}
+
+describe.each(ENGINES)('a missing inbox on %s', (engine) => {
+  const ctx = storeWithInbox(engine);
 
   it('is refused without a run record, and the next run is still incremental', async () => {
+    const { t, store, inbox } = ctx;
     const first = await runJob(store, inbox, path.join(t.dir, 'out'), '2024-03-31');
     const missing = path.join(t.dir, 'no-such-inbox');
     expect(fs.existsSync(missing)).toBe(false);
@@ -40,22 +46,12 @@ describe.each(ENGINES)('a missing inbox on %s', (engine) => {
 });
 
 describe.each(ENGINES)('a business date earlier than a run that read extracts, on %s', (engine) => {
-  let t: TestDb;
-  let store: Store;
-  let inbox: string;
-  beforeAll(async () => {
-    t = await createTestDb(engine);
-    store = await t.open();
-    inbox = (await generate(t.dir, 60, 3)).inboxDir;
-  });
-  afterAll(async () => {
-    await store.close();
-    await t.cleanup();
-  });
+  const ctx = storeWithInbox(engine);
 
   // Found by a fresh-user trial: a re-run for an earlier date counted a death after that date and the
   // payments after it, and rewrote that date's report folder with them.
   it('is refused without a run record and leaves that date\'s reports alone; the same date and later ones still run', async () => {
+    const { t, store, inbox } = ctx;
     const out = path.join(t.dir, 'out');
     const first = await runJob(store, inbox, out, '2024-03-31');
     const summary = path.join(out, '2024-03-31', 'summary.html');
