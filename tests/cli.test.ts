@@ -81,14 +81,20 @@ describe('time zone independence (CLI)', () => {
     expect(fs.statSync(empty).size).toBe(0);
   });
 
-  it('run refuses a mistyped --inbox before creating the store, and a date that does not exist', () => {
-    // Found by a new user: `run --inbox typo --db new.db` exited 1 but left a new store behind.
+  it('run and schedule refuse a mistyped --inbox before creating the store; run refuses a date that does not exist or is in the future', () => {
+    // Found by new users: `run` and `schedule` with `--inbox typo --db new.db` left a new store behind; a
+    // business date in the future was accepted, and then no earlier night could run until that date.
     const db = path.join(t.dir, 'never.db');
-    const r = cli(['run', '--inbox', path.join(t.dir, 'no-such-inbox'), '--db', db, '--out', path.join(t.dir, 'o5'), '--as-of', '2025-06-30']);
-    expect([r.status, r.stderr.trim()]).toEqual([1, `fundguard: inbox ${path.join(t.dir, 'no-such-inbox')} is not a directory`]);
+    const typo = path.join(t.dir, 'no-such-inbox');
+    for (const cmd of [['run', '--as-of', '2025-06-30'], ['schedule', '--once']]) {
+      const r = cli([...cmd, '--inbox', typo, '--db', db, '--out', path.join(t.dir, 'o5')]);
+      expect([cmd[0], r.status, r.stderr.trim()]).toEqual([cmd[0], 2, `fundguard: --inbox: inbox ${typo} is not a directory`]);
+    }
     expect(fs.existsSync(db)).toBe(false);
     const d = cli(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, 'o5'), '--as-of', '2025-02-30']);
     expect([d.status, d.stderr.trim()]).toEqual([2, 'fundguard: --as-of: got "2025-02-30", expected a real date YYYY-MM-DD']);
+    const future = cli(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, 'o5'), '--as-of', '2099-12-31']);
+    expect([future.status, future.stderr.trim()]).toEqual([2, expect.stringMatching(/^fundguard: --as-of: 2099-12-31 is after today \(\d{4}-\d{2}-\d{2} in Asia\/Shanghai\); a business date cannot be in the future$/)]);
     expect(fs.existsSync(db)).toBe(false);
   });
 

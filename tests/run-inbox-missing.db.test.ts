@@ -59,7 +59,7 @@ describe.each(ENGINES)('a business date earlier than a run that read extracts, o
     // Refused because run 1 read the extracts, even when it did not succeed.
     await store.db.updateTable('run').set({ status: 'failed' }).where('id', '=', first.runId).execute();
     await expect(runJob(store, inbox, out, '2024-03-30')).rejects.toThrow(
-      `--as-of 2024-03-30 is before 2024-03-31, the business date of run ${first.runId}, which already read extracts into this store`,
+      `business date 2024-03-30 is before 2024-03-31: run ${first.runId} for 2024-03-31 already read extracts into this store, so a run for 2024-03-30 now would count what was known only later; not started, nothing changed. To redo 2024-03-30, run it on a copy of the store saved before run ${first.runId}`,
     );
     await store.db.updateTable('run').set({ status: 'succeeded' }).where('id', '=', first.runId).execute();
     expect(fs.existsSync(path.join(out, '2024-03-30'))).toBe(false);
@@ -71,8 +71,8 @@ describe.each(ENGINES)('a business date earlier than a run that read extracts, o
     expect(again.files.every((f) => f.status !== 'ingested')).toBe(true);
     // A later run that succeeded counts, even with nothing new to read.
     const later = await runJob(store, inbox, out, '2024-04-30');
-    await expect(runJob(store, inbox, out, '2024-04-01')).rejects.toThrow(`the business date of run ${later.runId}`);
+    await expect(runJob(store, inbox, out, '2024-04-01')).rejects.toThrow(`run ${later.runId} for 2024-04-30 succeeded on this store, so a run for 2024-04-01`);
     const cmd = cli(['run', '--inbox', inbox, '--db', t.target, '--out', out, '--as-of', '2024-04-01']);
-    expect([cmd.status, cmd.stderr.trim()]).toEqual([2, expect.stringMatching(/^fundguard: --as-of 2024-04-01 is before 2024-04-30, .*; not started \(the reports written for 2024-04-01 stay as they are\)$/)]);
+    expect([cmd.status, cmd.stderr.trim()]).toEqual([2, expect.stringMatching(/^fundguard: business date 2024-04-01 is before 2024-04-30: .*; not started, nothing changed\. To redo 2024-04-01, run it on a copy of the store saved before run \d+$/)]);
   });
 });

@@ -11,7 +11,7 @@
  * can carry it forward; the run stats say which way the run detected (`detection`).
  */
 import os from 'node:os';
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { DB } from '../db/schema.ts';
 import type { Settings } from '../config/settings.ts';
@@ -62,12 +62,38 @@ export class RunLockedError extends Error {
  */
 export class EarlierDateError extends Error {
   override name = 'EarlierDateError';
-  constructor(readonly asOf: string, readonly later: { id: number; as_of: string }) {
+  constructor(readonly asOf: string, readonly later: LatestKnownRun) {
     super(
-      `--as-of ${asOf} is before ${later.as_of}, the business date of run ${later.id}, which already read extracts into this store: ` +
-        `a run for ${asOf} now would count what was known only later; not started (the reports written for ${asOf} stay as they are)`,
+      `business date ${asOf} is before ${later.asOf}: run ${later.id} for ${later.asOf} ${later.readFiles ? 'already read extracts into this store' : 'succeeded on this store'}, ` +
+        `so a run for ${asOf} now would count what was known only later; not started, nothing changed. ` +
+        `To redo ${asOf}, run it on a copy of the store saved before run ${later.id}`,
     );
   }
+}
+
+/** The run with the latest business date that read extracts into the store or succeeded (see {@link latestKnownRun}). */
+export interface LatestKnownRun {
+  id: number;
+  /** Business date `YYYY-MM-DD`. */
+  asOf: string;
+  /** Whether it read at least one file (else it succeeded with nothing new). */
+  readFiles: boolean;
+}
+
+/**
+ * The run with the latest business date (then the latest id) that read at least one extract into the store,
+ * whatever its status, or that succeeded — after it, the store holds what was known on that date, so no
+ * earlier date can run ({@link EarlierDateError}); `after` limits it to dates later than that. A run that
+ * stopped before reading anything does not count. Undefined when there is none.
+ */
+export async function latestKnownRun(db: Kysely<DB>, after?: string): Promise<LatestKnownRun | undefined> {
+  let q = db
+    .selectFrom('run')
+    .select((eb) => ['id', 'as_of', eb.exists(eb.selectFrom('source_file').select('source_file.id').whereRef('source_file.run_id', '=', 'run.id')).as('read')])
+    .where((eb) => eb.or([eb('status', '=', 'succeeded'), eb.exists(eb.selectFrom('source_file').select('source_file.id').whereRef('source_file.run_id', '=', 'run.id'))]));
+  if (after !== undefined) q = q.where('as_of', '>', after);
+  const r = await q.orderBy('as_of', 'desc').orderBy('id', 'desc').executeTakeFirst();
+  return r ? { id: Number(r.id), asOf: r.as_of, readFiles: Boolean(Number(r.read)) } : undefined;
 }
 
 export interface RunOptions {
@@ -108,15 +134,8 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
   listInbox(opts.inbox);
   // Nor is a business date earlier than one whose run already read extracts (or succeeded): the store holds
   // what was known after it (fresh-user trial: a re-run of an earlier date counted a death after that date).
-  const later = await db
-    .selectFrom('run')
-    .select(['id', 'as_of'])
-    .where('as_of', '>', asOf)
-    .where((eb) => eb.or([eb('status', '=', 'succeeded'), eb.exists(eb.selectFrom('source_file').select('source_file.id').whereRef('source_file.run_id', '=', 'run.id'))]))
-    .orderBy('as_of', 'desc')
-    .orderBy('id', 'desc')
-    .executeTakeFirst();
-  if (later) throw new EarlierDateError(asOf, { id: Number(later.id), as_of: later.as_of });
+  const later = await latestKnownRun(db, asOf);
+  if (later) throw new EarlierDateError(asOf, later);
   const startedAt = new Date().toISOString();
   const begun = await store.beginRun(asOf, os.hostname(), process.pid, startedAt);
   if ('heldBy' in begun) throw new RunLockedError(begun.heldBy);

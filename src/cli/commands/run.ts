@@ -40,6 +40,20 @@ export function describeRun(r: RunResult, asOf: string): string {
 }
 
 /**
+ * Refuses a mistyped `--inbox` before the store is opened, which would create a new one (fresh-user trials:
+ * `run` and `schedule` left an empty store behind, which `status` then took for a real one).
+ * @throws UsageError (exit 2) when the inbox is not a directory
+ */
+export async function checkInbox(inbox: string): Promise<void> {
+  const { listInbox } = await import('../../ingest/ingest.ts'); // loaded by the commands that run the job only
+  try {
+    listInbox(path.resolve(inbox));
+  } catch (e) {
+    throw new UsageError(`--inbox: ${(e as Error).message}`);
+  }
+}
+
+/**
  * Runs the job once for `asOf` with a progress bar on a terminal (quiet otherwise).
  * @throws RunLockedError, RunStoppedError, or the run's failure
  */
@@ -90,9 +104,11 @@ export function registerRun(program: Command): void {
       const settings = loadSettings(o.settings);
       const asOf = o.asOf ?? todayIn(settings.timeZone);
       if (!isIsoDate(asOf)) throw new UsageError(`--as-of: got "${asOf}", expected a real date YYYY-MM-DD`);
-      // A mistyped --inbox is refused before the store is opened: opening creates a new one (fresh-user trial:
-      // `run --inbox typo --db new.db` left a store behind, which `status` then took for a real one).
-      (await import('../../ingest/ingest.ts')).listInbox(path.resolve(o.inbox)); // loaded by this command only
+      // A business date in the future would block every later night until that date (no earlier date may run
+      // after it: EarlierDateError); it is a typo (fresh-user trial).
+      const today = todayIn(settings.timeZone);
+      if (asOf > today) throw new UsageError(`--as-of: ${asOf} is after today (${today} in ${settings.timeZone}); a business date cannot be in the future`);
+      await checkInbox(o.inbox);
       const logger = createLogger();
       const signal = stopSignal(logger);
       const store = await openStore(dbTarget(o.db));
