@@ -81,6 +81,38 @@ describe('fundguard schedule and SIGTERM (CLI, SQLite)', () => {
     expect(fs.existsSync(path.join(t.dir, 'out', due, 'summary.html'))).toBe(true);
   });
 
+  // Found by a fresh-user trial: catch-up tried dates that could no longer run (an earlier date than a failed run
+  // that had read extracts) and logged them as failures; `--once` exited 0 even when its runs failed.
+  it('does not catch up a date before a run that read extracts (it says so); --once exits 1 when a run failed', () => {
+    const due = latestDueDate('0 2 * * *', 'Asia/Shanghai', new Date())!;
+    const db = path.join(t.dir, 'gaps.db');
+    const out = path.join(t.dir, 'out-gaps');
+    // The first run reads every file but the last month's; a failed run three days later reads that one.
+    const inbox = path.join(t.dir, 'inbox-gaps');
+    fs.cpSync(gen.inboxDir, inbox, { recursive: true });
+    const months = fs.readdirSync(path.join(inbox, 'payments')).sort();
+    const held = path.join(t.dir, months.at(-1)!);
+    fs.renameSync(path.join(inbox, 'payments', months.at(-1)!), held);
+    expect(cli(['run', '--inbox', inbox, '--db', db, '--out', out, '--as-of', addDays(due, -4)]).status).toBe(0);
+    fs.renameSync(held, path.join(inbox, 'payments', months.at(-1)!));
+    const notAFolder = path.join(t.dir, 'not-a-folder');
+    fs.writeFileSync(notAFolder, '');
+    const failed = cli(['run', '--inbox', inbox, '--db', db, '--out', notAFolder, '--as-of', addDays(due, -1)]);
+    expect(failed.status).toBe(1);
+    const s = cli(['schedule', '--once', '--inbox', inbox, '--db', db, '--out', out]);
+    expect(s.status, s.stderr).toBe(0);
+    expect(s.stderr).toContain(`not catching up ${addDays(due, -3)}, ${addDays(due, -2)}: run 2 for ${addDays(due, -1)} already read extracts into this store`);
+    expect(s.stderr).not.toMatch(/failed/);
+    const rows = cli(['status', '--db', db]).stdout.trim().split('\n').slice(1).map((l) => l.split('\t')).reverse();
+    expect(rows.map((r) => [r[1], r[2]])).toEqual([
+      [addDays(due, -4), 'succeeded'], [addDays(due, -1), 'failed'], [addDays(due, -1), 'succeeded'], [due, 'succeeded'],
+    ]);
+    // A store whose run fails: --once exits 1.
+    const bad = cli(['schedule', '--once', '--inbox', inbox, '--db', path.join(t.dir, 'fails.db'), '--out', notAFolder]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(`run for ${due} failed`);
+  });
+
   /** A run on a new store `db`, sent SIGTERM while paused at `point` (test hook); it must exit 0 saying it stopped. Returns its stderr. */
   async function runStoppedAt(point: string, db: string, out: string): Promise<string> {
     const p = cliUntil(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, out), '--as-of', '2025-01-31'], `PAUSED ${point}`, {

@@ -2,13 +2,16 @@
  * `fundguard schedule`: stays running and runs the job every night (settings `schedule.cron`, default
  * `0 2 * * *`, in the settings time zone, default Asia/Shanghai), catching up missed business dates on
  * start, oldest first. SIGTERM finishes the step in progress, records the run `abandoned`, and exits 0.
+ * With `--once` it exits 1 when a run failed (3 when another run held the lock), so that cron or systemd
+ * sees it. A missed date before the latest date whose run already read extracts is not caught up: it can
+ * no longer run (EarlierDateError); one log line says so.
  */
 import type { Command } from 'commander';
 import { loadSettings } from '../../config/settings.ts';
 import { openStore } from '../../db/connection.ts';
 import { createLogger } from '../../log.ts';
 import { DB_HELP, dbTarget } from '../common.ts';
-import { describeRun, runOnce, stopSignal, type JobFlags } from './run.ts';
+import { checkInbox, describeRun, runOnce, stopSignal, type JobFlags } from './run.ts';
 
 export function registerSchedule(program: Command): void {
   program
@@ -20,13 +23,17 @@ export function registerSchedule(program: Command): void {
     .option('--settings <file>', 'settings file (default fundguard.settings.json in the working directory when present)')
     .option('--once', 'catch up missed dates, then exit instead of waiting for the next fire time')
     .action(async (o: JobFlags & { once?: boolean }) => {
-      const { RunLockedError, RunStoppedError } = await import('../../jobs/nightly-run.ts');
+      const { EXIT_LOCKED, EarlierDateError, RunLockedError, RunStoppedError, latestKnownRun } = await import('../../jobs/nightly-run.ts');
       const { createNightlyTask, latestDueDate, missedDates, succeededDates } = await import('../../jobs/schedule.ts');
       const settings = loadSettings(o.settings);
+      await checkInbox(o.inbox);
       const logger = createLogger();
       const signal = stopSignal(logger);
       const store = await openStore(dbTarget(o.db));
       let busy: Promise<void> = Promise.resolve();
+      /** What the runs of this process came to, for the exit code of `--once`. */
+      let failed = 0;
+      let locked = 0;
       const runDate = async (asOf: string): Promise<void> => {
         if (signal.aborted) return;
         const done = await succeededDates(store.db);
@@ -37,20 +44,38 @@ export function registerSchedule(program: Command): void {
         try {
           const r = await runOnce(store, o, settings, logger, asOf, signal);
           process.stdout.write(describeRun(r, asOf));
+          if (r.detectors.some((d) => d.status === 'failed')) failed++;
         } catch (e) {
           if (e instanceof RunStoppedError) return;
-          if (e instanceof RunLockedError) logger.warn({ asOf }, e.message);
-          else logger.error({ asOf, err: e }, `run for ${asOf} failed: ${(e as Error).message}`);
+          if (e instanceof RunLockedError) {
+            locked++;
+            logger.warn({ asOf }, e.message);
+          } else if (e instanceof EarlierDateError) logger.warn({ asOf }, `business date ${asOf} not run: ${e.message}`);
+          else {
+            failed++;
+            logger.error({ asOf, err: e }, `run for ${asOf} failed: ${(e as Error).message}`);
+          }
         }
       };
       try {
         const done = await succeededDates(store.db);
         const last = [...done].sort().at(-1) ?? null;
         const due = latestDueDate(settings.schedule.cron, settings.timeZone, new Date());
-        const missed = due ? missedDates(last, due, settings.schedule.catchUpDays, done) : [];
+        let missed = due ? missedDates(last, due, settings.schedule.catchUpDays, done) : [];
+        // Dates before the latest one whose run already read extracts can no longer run (EarlierDateError).
+        const known = await latestKnownRun(store.db);
+        const gone = known ? missed.filter((d) => d < known.asOf) : [];
+        if (gone.length) {
+          logger.warn({ dates: gone, run: known!.id }, `not catching up ${gone.join(', ')}: run ${known!.id} for ${known!.asOf} already read extracts into this store, so an earlier date can no longer run`);
+          missed = missed.filter((d) => !gone.includes(d));
+        }
         if (missed.length) logger.info({ dates: missed }, `catching up ${missed.length} missed business date(s)`);
         for (const d of missed) await runDate(d);
-        if (o.once || signal.aborted) return;
+        if (o.once || signal.aborted) {
+          if (failed) process.exitCode = 1;
+          else if (locked) process.exitCode = EXIT_LOCKED;
+          return;
+        }
         const task = createNightlyTask(settings.schedule.cron, settings.timeZone, (asOf) => (busy = busy.then(() => runDate(asOf))));
         await task.start();
         logger.info({ next: task.getNextRun()?.toISOString(), cron: settings.schedule.cron, timeZone: settings.timeZone }, 'schedule started');
