@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from './helpers/engines.ts';
 import { cli, csvRecords, generate } from './helpers/pipeline.ts';
@@ -95,6 +96,32 @@ describe('time zone independence (CLI)', () => {
     expect([d.status, d.stderr.trim()]).toEqual([2, 'fundguard: --as-of: got "2025-02-30", expected a real date YYYY-MM-DD']);
     const future = cli(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(t.dir, 'o5'), '--as-of', '2099-12-31']);
     expect([future.status, future.stderr.trim()]).toEqual([2, expect.stringMatching(/^fundguard: --as-of: 2099-12-31 is after today \(\d{4}-\d{2}-\d{2} in Asia\/Shanghai\); a business date cannot be in the future$/)]);
+    expect(fs.existsSync(db)).toBe(false);
+  });
+
+  it('refuses another application\'s SQLite file, a file that is not SQLite, and an --out that is a file, changing nothing', () => {
+    // Found by a new user: `status --db other.db` wrote fundguard's schema into another application's database;
+    // a run with a bad --out read the extracts and ran the detectors before failing at the reports.
+    const other = path.join(t.dir, 'other.db');
+    const raw = new Database(other);
+    raw.exec('CREATE TABLE foo (x INTEGER); INSERT INTO foo VALUES (1)');
+    raw.close();
+    const text = path.join(t.dir, 'notes.db');
+    fs.writeFileSync(text, 'not a database');
+    const bytes = (f: string) => fs.readFileSync(f).toString('base64');
+    const before = [bytes(other), bytes(text)];
+    for (const [file, why] of [[other, 'is a SQLite database of another application (tables foo), not a fundguard store'], [text, 'is not a SQLite database file']] as const) {
+      for (const args of [['status'], ['cases', 'list'], ['run', '--inbox', gen.inboxDir, '--out', path.join(t.dir, 'o6'), '--as-of', '2025-06-30']]) {
+        const r = cli([...args, '--db', file]);
+        expect([args[0], r.status, r.stderr.trim()]).toEqual([args[0], 2, `fundguard: --db: ${file} ${why}; nothing was changed`]);
+      }
+    }
+    expect([bytes(other), bytes(text)]).toEqual(before);
+    const outFile = path.join(t.dir, 'out-is-a-file');
+    fs.writeFileSync(outFile, '');
+    const db = path.join(t.dir, 'out-check.db');
+    const r = cli(['run', '--inbox', gen.inboxDir, '--db', db, '--out', outFile, '--as-of', '2025-06-30']);
+    expect([r.status, r.stderr.trim()]).toEqual([2, `fundguard: --out: ${outFile} is not a folder this process can write (EEXIST); not started`]);
     expect(fs.existsSync(db)).toBe(false);
   });
 

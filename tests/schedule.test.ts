@@ -95,22 +95,35 @@ describe('fundguard schedule and SIGTERM (CLI, SQLite)', () => {
     fs.renameSync(path.join(inbox, 'payments', months.at(-1)!), held);
     expect(cli(['run', '--inbox', inbox, '--db', db, '--out', out, '--as-of', addDays(due, -4)]).status).toBe(0);
     fs.renameSync(held, path.join(inbox, 'payments', months.at(-1)!));
-    const notAFolder = path.join(t.dir, 'not-a-folder');
-    fs.writeFileSync(notAFolder, '');
-    const failed = cli(['run', '--inbox', inbox, '--db', db, '--out', notAFolder, '--as-of', addDays(due, -1)]);
+    // The run fails at its reports: its date's folder is taken by a plain file.
+    const broken = path.join(t.dir, 'out-broken');
+    fs.mkdirSync(broken);
+    for (const d of [addDays(due, -1), due]) fs.writeFileSync(path.join(broken, d), '');
+    const failed = cli(['run', '--inbox', inbox, '--db', db, '--out', broken, '--as-of', addDays(due, -1)]);
     expect(failed.status).toBe(1);
     const s = cli(['schedule', '--once', '--inbox', inbox, '--db', db, '--out', out]);
     expect(s.status, s.stderr).toBe(0);
     expect(s.stderr).toContain(`not catching up ${addDays(due, -3)}, ${addDays(due, -2)}: run 2 for ${addDays(due, -1)} already read extracts into this store`);
     expect(s.stderr).not.toMatch(/failed/);
     const rows = cli(['status', '--db', db]).stdout.trim().split('\n').slice(1).map((l) => l.split('\t')).reverse();
-    expect(rows.map((r) => [r[1], r[2]])).toEqual([
-      [addDays(due, -4), 'succeeded'], [addDays(due, -1), 'failed'], [addDays(due, -1), 'succeeded'], [due, 'succeeded'],
+    // The failed run reached the detectors: status says how they computed (it was empty for a failed run).
+    expect(rows.map((r) => [r[1], r[2], r[5]])).toEqual([
+      [addDays(due, -4), 'succeeded', 'full (no previous run)'], [addDays(due, -1), 'failed', 'incremental since run 1'],
+      [addDays(due, -1), 'succeeded', 'full (the previous run 2 failed)'], [due, 'succeeded', 'incremental since run 3'],
     ]);
     // A store whose run fails: --once exits 1.
-    const bad = cli(['schedule', '--once', '--inbox', inbox, '--db', path.join(t.dir, 'fails.db'), '--out', notAFolder]);
+    const bad = cli(['schedule', '--once', '--inbox', inbox, '--db', path.join(t.dir, 'fails.db'), '--out', broken]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain(`run for ${due} failed`);
+    // Dates beyond schedule.catchUpDays are named, not dropped unsaid.
+    const settingsFile = path.join(t.dir, 'two-days.json');
+    fs.writeFileSync(settingsFile, JSON.stringify({ schedule: { catchUpDays: 2 } }));
+    const few = path.join(t.dir, 'few.db');
+    expect(cli(['run', '--inbox', inbox, '--db', few, '--out', out, '--as-of', addDays(due, -5)]).status).toBe(0);
+    const f = cli(['schedule', '--once', '--inbox', inbox, '--db', few, '--out', out, '--settings', settingsFile]);
+    expect(f.status, f.stderr).toBe(0);
+    expect(f.stderr).toContain(`not catching up ${addDays(due, -4)}..${addDays(due, -2)} (3 dates): the catch-up takes the latest 2 missed date(s) only (settings schedule.catchUpDays)`);
+    expect(cli(['status', '--db', few]).stdout.trim().split('\n').slice(1).map((l) => l.split('\t')[1]).reverse()).toEqual([addDays(due, -5), addDays(due, -1), due]);
   });
 
   /** A run on a new store `db`, sent SIGTERM while paused at `point` (test hook); it must exit 0 saying it stopped. Returns its stderr. */

@@ -2,7 +2,7 @@
  * Shared pieces of the CLI commands: the database flag, the usage error, the exit codes.
  */
 import fs from 'node:fs';
-import { isPostgresUrl } from '../db/connection.ts';
+import { foreignSqliteFile, isPostgresUrl } from '../db/connection.ts';
 
 export const DEFAULT_DB = 'data/fundguard.db';
 
@@ -11,9 +11,16 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** The database to open: `--db`, else `FUNDGUARD_DB`, else the default SQLite file. */
+/**
+ * The database to open: `--db`, else `FUNDGUARD_DB`, else the default SQLite file.
+ * @throws UsageError when it names a file that is not a fundguard store (not SQLite, or another application's
+ *   database), which opening would migrate ({@link foreignSqliteFile})
+ */
 export function dbTarget(opt: string | undefined): string {
-  return opt ?? process.env.FUNDGUARD_DB ?? DEFAULT_DB;
+  const target = opt ?? process.env.FUNDGUARD_DB ?? DEFAULT_DB;
+  const foreign = isPostgresUrl(target) || target === ':memory:' ? null : foreignSqliteFile(target);
+  if (foreign) throw new UsageError(`--db: ${target} is ${foreign}; nothing was changed`);
+  return target;
 }
 
 /** A non-empty regular file (an empty one is what a mistyped path created by hand looks like). */

@@ -580,6 +580,40 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
   return store;
 }
 
+/**
+ * Why the file at `file` is not a fundguard store that opening may create or migrate, or null when it is one
+ * (or does not exist yet, or is empty, or cannot be read now: opening then says why). Refused: a file that is
+ * not SQLite at all, and a SQLite database of another application — tables, none of them fundguard's (`run`)
+ * or its migration table's — into which opening would write fundguard's schema (fresh-user trial: `status
+ * --db other.db` did).
+ */
+export function foreignSqliteFile(file: string): string | null {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (!st || !st.isFile() || st.size === 0) return null;
+  const head = Buffer.alloc(16);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, head, 0, 16, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (head.toString('latin1') !== 'SQLite format 3\0') return 'not a SQLite database file';
+  let tables: string[];
+  try {
+    const raw = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      // No busy wait: a store held by a first load (rollback journal) is read as "cannot tell"; opening waits.
+      tables = (raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`).all() as { name: string }[]).map((r) => r.name);
+    } finally {
+      raw.close();
+    }
+  } catch {
+    return null;
+  }
+  if (tables.length === 0 || tables.includes('run') || tables.some((t) => t.startsWith('kysely_migration'))) return null;
+  return `a SQLite database of another application (tables ${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ', …' : ''}), not a fundguard store`;
+}
+
 /** True when a process with this pid exists on this machine. */
 export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;

@@ -142,6 +142,8 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
   const runId = begun.runId;
   const log = logger.child({ run: runId });
   const timings: Record<string, number> = {};
+  /** How the detectors compute, once known (the run record's `stats.detection`, also for a run that fails after). */
+  let detectionStats: { mode: 'full'; reason: string } | { mode: 'incremental'; since_run: number } | undefined;
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t = Date.now();
     log.info({ step: name }, `${name} started`);
@@ -170,6 +172,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     const detectors = opts.detectors ?? DETECTORS;
     const fingerprint = detectionFingerprint(settings, detectors.map((d) => d.id));
     const plan = await planDetection(db, runId, fingerprint, new Set(deathChanged));
+    detectionStats = plan.mode === 'full' ? { mode: 'full', reason: plan.reason } : { mode: 'incremental', since_run: plan.prevRunId };
     if (plan.mode === 'full') log.info({ step: 'detect', mode: 'full', reason: plan.reason }, `detectors compute in full: ${plan.reason}`);
     else log.info({ step: 'detect', mode: 'incremental', since: plan.sinceId, prevRun: plan.prevRunId, fresh: [...plan.freshPeriods], old: plan.oldPeriods, deathChanged: deathChanged.length }, `detectors scan what is new since run ${plan.prevRunId}`);
     // The summary tables are brought up to date in a thread of the store's while the first detectors run
@@ -266,7 +269,7 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     const reports = await step('reports', () => writeRunReports({ db, runId, asOf, startedAt, outDir: opts.outDir, settings, detectors: outcomes }));
     const detection: RunResult['detection'] = plan.mode === 'full' ? { mode: 'full', reason: plan.reason } : { mode: 'incremental', sinceRun: plan.prevRunId };
     // The run record keeps its snake_case key (`since_run`) as before.
-    const stats = { files, deathFacts, detection: detection.mode === 'full' ? detection : { mode: 'incremental', since_run: detection.sinceRun }, detectors: outcomes, cases, timings };
+    const stats = { files, deathFacts, detection: detectionStats, detectors: outcomes, cases, timings };
     const failed = outcomes.some((o) => o.status === 'failed');
     if (!failed) {
       await saveRunState(db, runId, fingerprint, plan, eventsMark);
@@ -276,10 +279,10 @@ export async function runNightly(opts: RunOptions): Promise<RunResult> {
     return { runId, files, deathFacts, detectors: outcomes, cases, reports, detection };
   } catch (e) {
     if (e instanceof RunStoppedError) {
-      await db.updateTable('run').set({ status: 'abandoned', ended_at: new Date().toISOString(), error: e.message, stats: JSON.stringify({ timings }) }).where('id', '=', runId).execute();
+      await db.updateTable('run').set({ status: 'abandoned', ended_at: new Date().toISOString(), error: e.message, stats: JSON.stringify({ timings, ...(detectionStats ? { detection: detectionStats } : {}) }) }).where('id', '=', runId).execute();
       throw e;
     }
-    await db.updateTable('run').set({ status: 'failed', ended_at: new Date().toISOString(), error: e instanceof Error ? e.message : String(e), stats: JSON.stringify({ timings }) }).where('id', '=', runId).execute();
+    await db.updateTable('run').set({ status: 'failed', ended_at: new Date().toISOString(), error: e instanceof Error ? e.message : String(e), stats: JSON.stringify({ timings, ...(detectionStats ? { detection: detectionStats } : {}) }) }).where('id', '=', runId).execute();
     throw e;
   } finally {
     await store.endRun(runId);

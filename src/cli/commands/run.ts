@@ -1,4 +1,5 @@
 /** `fundguard run`: the nightly job once (ingest → match → detect → cases → reports). */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -37,6 +38,22 @@ export function describeRun(r: RunResult, asOf: string): string {
   }
   out.push(`reports: ${r.reports.dir}${path.sep} (summary.html, findings.csv, rejects.csv; worklists/ for investigators) — all runs: ${path.join(path.dirname(r.reports.dir), "index.html")}`);
   return out.join('\n') + '\n';
+}
+
+/**
+ * Refuses an `--out` that is not a folder this process can write (a file, a read-only folder) before the run
+ * starts: the run would read the extracts and run the detectors, then fail at the reports — and a date whose
+ * run read extracts makes every earlier date unable to run (fresh-user trial). Creates the folder when missing.
+ * @throws UsageError (exit 2)
+ */
+export function checkOutDir(out: string): void {
+  const abs = path.resolve(out);
+  try {
+    fs.mkdirSync(abs, { recursive: true });
+    fs.accessSync(abs, fs.constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`--out: ${abs} is not a folder this process can write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); not started`);
+  }
 }
 
 /**
@@ -109,6 +126,7 @@ export function registerRun(program: Command): void {
       const today = todayIn(settings.timeZone);
       if (asOf > today) throw new UsageError(`--as-of: ${asOf} is after today (${today} in ${settings.timeZone}); a business date cannot be in the future`);
       await checkInbox(o.inbox);
+      checkOutDir(o.out);
       const logger = createLogger();
       const signal = stopSignal(logger);
       const store = await openStore(dbTarget(o.db));

@@ -4,14 +4,15 @@
  * start, oldest first. SIGTERM finishes the step in progress, records the run `abandoned`, and exits 0.
  * With `--once` it exits 1 when a run failed (3 when another run held the lock), so that cron or systemd
  * sees it. A missed date before the latest date whose run already read extracts is not caught up: it can
- * no longer run (EarlierDateError); one log line says so.
+ * no longer run (EarlierDateError); nor is one beyond `schedule.catchUpDays` (the latest that many only).
+ * A warning names each date left out.
  */
 import type { Command } from 'commander';
 import { loadSettings } from '../../config/settings.ts';
 import { openStore } from '../../db/connection.ts';
 import { createLogger } from '../../log.ts';
 import { DB_HELP, dbTarget } from '../common.ts';
-import { checkInbox, describeRun, runOnce, stopSignal, type JobFlags } from './run.ts';
+import { checkInbox, checkOutDir, describeRun, runOnce, stopSignal, type JobFlags } from './run.ts';
 
 export function registerSchedule(program: Command): void {
   program
@@ -27,6 +28,7 @@ export function registerSchedule(program: Command): void {
       const { createNightlyTask, latestDueDate, missedDates, succeededDates } = await import('../../jobs/schedule.ts');
       const settings = loadSettings(o.settings);
       await checkInbox(o.inbox);
+      checkOutDir(o.out);
       const logger = createLogger();
       const signal = stopSignal(logger);
       const store = await openStore(dbTarget(o.db));
@@ -62,6 +64,11 @@ export function registerSchedule(program: Command): void {
         const last = [...done].sort().at(-1) ?? null;
         const due = latestDueDate(settings.schedule.cron, settings.timeZone, new Date());
         let missed = due ? missedDates(last, due, settings.schedule.catchUpDays, done) : [];
+        // Dates beyond schedule.catchUpDays are left out: say which (a fresh-user trial saw them dropped unsaid).
+        const beyond = due ? missedDates(last, due, Number.MAX_SAFE_INTEGER, done).filter((d) => !missed.includes(d)) : [];
+        if (beyond.length) {
+          logger.warn({ dates: beyond, catchUpDays: settings.schedule.catchUpDays }, `not catching up ${beyond.length === 1 ? beyond[0] : `${beyond[0]}..${beyond.at(-1)} (${beyond.length} dates)`}: the catch-up takes the latest ${settings.schedule.catchUpDays} missed date(s) only (settings schedule.catchUpDays)`);
+        }
         // Dates before the latest one whose run already read extracts can no longer run (EarlierDateError).
         const known = await latestKnownRun(store.db);
         const gone = known ? missed.filter((d) => d < known.asOf) : [];
