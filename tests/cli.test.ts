@@ -108,20 +108,46 @@ describe('time zone independence (CLI)', () => {
     raw.close();
     const text = path.join(t.dir, 'notes.db');
     fs.writeFileSync(text, 'not a database');
+    // Another application's database holding only a view (no table), and one marked only by its user_version.
+    const view = path.join(t.dir, 'view.db');
+    const v = new Database(view);
+    v.exec('CREATE VIEW v AS SELECT 1 AS x');
+    v.close();
+    const marked = path.join(t.dir, 'marked.db');
+    const m = new Database(marked);
+    m.exec('CREATE TABLE x (y); DROP TABLE x; PRAGMA user_version = 7');
+    m.close();
     const bytes = (f: string) => fs.readFileSync(f).toString('base64');
-    const before = [bytes(other), bytes(text)];
-    for (const [file, why] of [[other, 'is a SQLite database of another application (tables foo), not a fundguard store'], [text, 'is not a SQLite database file']] as const) {
+    const files = [other, text, view, marked];
+    const before = files.map(bytes);
+    for (const [file, why] of [
+      [other, 'is a SQLite database of another application (table foo), not a fundguard store'],
+      [text, 'is not a SQLite database file'],
+      [view, 'is a SQLite database of another application (view v), not a fundguard store'],
+      [marked, 'is a SQLite database of another application (application_id 0, user_version 7), not a fundguard store'],
+    ] as const) {
       for (const args of [['status'], ['cases', 'list'], ['run', '--inbox', gen.inboxDir, '--out', path.join(t.dir, 'o6'), '--as-of', '2025-06-30']]) {
         const r = cli([...args, '--db', file]);
         expect([args[0], r.status, r.stderr.trim()]).toEqual([args[0], 2, `fundguard: --db: ${file} ${why}; nothing was changed`]);
       }
     }
-    expect([bytes(other), bytes(text)]).toEqual(before);
+    expect(files.map(bytes)).toEqual(before);
+    // A SQLite database with nothing in it is no store for a reading command; `run` may make it one.
+    const blank = path.join(t.dir, 'blank.db');
+    const b = new Database(blank);
+    b.exec('CREATE TABLE x (y); DROP TABLE x');
+    b.close();
+    const st = cli(['status', '--db', blank]);
+    expect([st.status, st.stderr]).toEqual([2, expect.stringContaining(`no fundguard database at ${blank}:`)]);
+    expect(cli(['run', '--inbox', gen.inboxDir, '--db', blank, '--out', path.join(t.dir, 'o7'), '--as-of', '2025-06-30']).status).toBe(0);
+    expect(cli(['status', '--db', blank]).status).toBe(0);
     const outFile = path.join(t.dir, 'out-is-a-file');
     fs.writeFileSync(outFile, '');
     const db = path.join(t.dir, 'out-check.db');
     const r = cli(['run', '--inbox', gen.inboxDir, '--db', db, '--out', outFile, '--as-of', '2025-06-30']);
-    expect([r.status, r.stderr.trim()]).toEqual([2, `fundguard: --out: ${outFile} is not a folder this process can write (EEXIST); not started`]);
+    expect([r.status, r.stderr.trim()]).toEqual([2, `fundguard: --out: ${outFile} is not a folder this process can write (not a folder); not started`]);
+    const under = cli(['run', '--inbox', gen.inboxDir, '--db', db, '--out', path.join(outFile, 'reports'), '--as-of', '2025-06-30']);
+    expect([under.status, under.stderr.trim()]).toEqual([2, `fundguard: --out: ${path.join(outFile, 'reports')} is not a folder this process can write (${outFile} is not a folder); not started`]);
     expect(fs.existsSync(db)).toBe(false);
   });
 

@@ -72,7 +72,8 @@ describe.each(ENGINES)('a business date earlier than a run that read extracts, o
     // A later run that succeeded counts, even with nothing new to read.
     const later = await runJob(store, inbox, out, '2024-04-30');
     await expect(runJob(store, inbox, out, '2024-04-01')).rejects.toThrow(`run ${later.runId} for 2024-04-30 succeeded on this store, so a run for 2024-04-01`);
-    const cmd = cli(['run', '--inbox', inbox, '--db', t.target, '--out', out, '--as-of', '2024-04-01']);
+    const cmd = cli(['run', '--inbox', inbox, '--db', t.target, '--out', path.join(t.dir, 'never'), '--as-of', '2024-04-01']);
+    expect(fs.existsSync(path.join(t.dir, 'never'))).toBe(false); // refused before anything is written
     expect([cmd.status, cmd.stderr.trim()]).toEqual([2, expect.stringMatching(/^fundguard: business date 2024-04-01 is before 2024-04-30: .*; not started, nothing changed\. To redo 2024-04-01, run it on a copy of the store saved before run \d+$/)]);
   });
 });

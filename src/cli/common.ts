@@ -1,8 +1,7 @@
 /**
  * Shared pieces of the CLI commands: the database flag, the usage error, the exit codes.
  */
-import fs from 'node:fs';
-import { foreignSqliteFile, isPostgresUrl } from '../db/connection.ts';
+import { isPostgresUrl, sqliteFileKind } from '../db/connection.ts';
 
 export const DEFAULT_DB = 'data/fundguard.db';
 
@@ -11,33 +10,33 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** The target named by `--db` / `FUNDGUARD_DB` / the default, and what its file is (null: not a SQLite file path). */
+function checkedTarget(opt: string | undefined): { target: string; file: ReturnType<typeof sqliteFileKind> | null } {
+  const target = opt ?? process.env.FUNDGUARD_DB ?? DEFAULT_DB;
+  const file = isPostgresUrl(target) || target === ':memory:' ? null : sqliteFileKind(target);
+  if (file?.reason) throw new UsageError(`--db: ${target} is ${file.reason}; nothing was changed`);
+  return { target, file };
+}
+
 /**
  * The database to open: `--db`, else `FUNDGUARD_DB`, else the default SQLite file.
  * @throws UsageError when it names a file that is not a fundguard store (not SQLite, or another application's
- *   database), which opening would migrate ({@link foreignSqliteFile})
+ *   database), which opening would migrate ({@link sqliteFileKind})
  */
 export function dbTarget(opt: string | undefined): string {
-  const target = opt ?? process.env.FUNDGUARD_DB ?? DEFAULT_DB;
-  const foreign = isPostgresUrl(target) || target === ':memory:' ? null : foreignSqliteFile(target);
-  if (foreign) throw new UsageError(`--db: ${target} is ${foreign}; nothing was changed`);
-  return target;
+  return checkedTarget(opt).target;
 }
-
-/** A non-empty regular file (an empty one is what a mistyped path created by hand looks like). */
-const isStoreFile = (file: string): boolean => {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st !== undefined && st.isFile() && st.size > 0;
-};
 
 /**
  * The database a reading or case command opens (`status`, `cases …`, `feedback import`): as {@link dbTarget},
- * but a SQLite file that does not exist (or is a directory, or empty) is refused instead of created, so that a
- * mistyped `--db` does not show as an empty store (fresh-user trials). Only `run` and `schedule` create a store.
+ * but a SQLite file that does not exist (or is a directory, an empty file, or a database with nothing in it)
+ * is refused instead of made a store, so that a mistyped `--db` does not show as an empty store (fresh-user
+ * trials). Only `run` and `schedule` create a store.
  * @throws UsageError naming the path and the command that creates it
  */
 export function existingDbTarget(opt: string | undefined): string {
-  const target = dbTarget(opt);
-  if (!isPostgresUrl(target) && target !== ':memory:' && !isStoreFile(target)) {
+  const { target, file } = checkedTarget(opt);
+  if (file && (file.kind === 'absent' || file.kind === 'empty')) {
     throw new UsageError(`no fundguard database at ${target}: \`fundguard run --db ${target} …\` creates it (or give --db or FUNDGUARD_DB)`);
   }
   return target;

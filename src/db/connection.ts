@@ -6,7 +6,7 @@ import { openSqlite } from './sqlite.ts';
 import type { Store } from './store.ts';
 
 export type { Engine, FileLoader, FileMeta, FileResult, PaymentOutcome, RunHolder, Store } from './store.ts';
-export { foreignSqliteFile, processAlive } from './sqlite.ts';
+export { processAlive, sqliteFileKind } from './sqlite.ts';
 
 /** True when `target` names a PostgreSQL database. */
 export function isPostgresUrl(target: string): boolean {

@@ -581,15 +581,21 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
 }
 
 /**
- * Why the file at `file` is not a fundguard store that opening may create or migrate, or null when it is one
- * (or does not exist yet, or is empty, or cannot be read now: opening then says why). Refused: a file that is
- * not SQLite at all, and a SQLite database of another application — tables, none of them fundguard's (`run`)
- * or its migration table's — into which opening would write fundguard's schema (fresh-user trial: `status
- * --db other.db` did).
+ * What the file at `file` is, before opening it (which creates and migrates a store):
+ * - `absent`: no file, or an empty one;
+ * - `store`: a fundguard store (its `run` table or its migration table is there);
+ * - `empty`: a SQLite database with nothing in it (no table, view, index or trigger; application_id and
+ *   user_version 0) — `run` may make it a store, a reading command finds no store there;
+ * - `not_sqlite`: not a SQLite file at all;
+ * - `foreign`: a SQLite database of another application (schema objects, none of fundguard's, or its own
+ *   application_id / user_version), into which opening would write fundguard's schema (fresh-user trials:
+ *   `status --db other.db` did, also for a database holding only a view);
+ * - `unknown`: it cannot be read now (a first load holds it; no busy wait here): opening then says why.
+ * `reason` describes `not_sqlite` and `foreign` in words.
  */
-export function foreignSqliteFile(file: string): string | null {
+export function sqliteFileKind(file: string): { kind: 'absent' | 'store' | 'empty' | 'not_sqlite' | 'foreign' | 'unknown'; reason?: string } {
   const st = fs.statSync(file, { throwIfNoEntry: false });
-  if (!st || !st.isFile() || st.size === 0) return null;
+  if (!st || !st.isFile() || st.size === 0) return { kind: 'absent' };
   const head = Buffer.alloc(16);
   const fd = fs.openSync(file, 'r');
   try {
@@ -597,21 +603,25 @@ export function foreignSqliteFile(file: string): string | null {
   } finally {
     fs.closeSync(fd);
   }
-  if (head.toString('latin1') !== 'SQLite format 3\0') return 'not a SQLite database file';
-  let tables: string[];
+  if (head.toString('latin1') !== 'SQLite format 3\0') return { kind: 'not_sqlite', reason: 'not a SQLite database file' };
+  let objects: { type: string; name: string }[];
+  let ids: number[];
   try {
     const raw = new Database(file, { readonly: true, fileMustExist: true });
     try {
-      // No busy wait: a store held by a first load (rollback journal) is read as "cannot tell"; opening waits.
-      tables = (raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`).all() as { name: string }[]).map((r) => r.name);
+      objects = raw.prepare(`SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`).all() as { type: string; name: string }[];
+      ids = [Number(raw.pragma('application_id', { simple: true })), Number(raw.pragma('user_version', { simple: true }))];
     } finally {
       raw.close();
     }
   } catch {
-    return null;
+    return { kind: 'unknown' };
   }
-  if (tables.length === 0 || tables.includes('run') || tables.some((t) => t.startsWith('kysely_migration'))) return null;
-  return `a SQLite database of another application (tables ${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ', …' : ''}), not a fundguard store`;
+  const tables = objects.filter((o) => o.type === 'table').map((o) => o.name);
+  if (tables.includes('run') || tables.some((t) => t.startsWith('kysely_migration'))) return { kind: 'store' };
+  if (objects.length === 0 && ids.every((n) => n === 0)) return { kind: 'empty' };
+  const what = objects.length ? `${objects.slice(0, 5).map((o) => `${o.type} ${o.name}`).join(', ')}${objects.length > 5 ? ', …' : ''}` : `application_id ${ids[0]}, user_version ${ids[1]}`;
+  return { kind: 'foreign', reason: `a SQLite database of another application (${what}), not a fundguard store` };
 }
 
 /** True when a process with this pid exists on this machine. */

@@ -43,18 +43,26 @@ export function describeRun(r: RunResult, asOf: string): string {
 /**
  * Refuses an `--out` that is not a folder this process can write (a file, a read-only folder) before the run
  * starts: the run would read the extracts and run the detectors, then fail at the reports — and a date whose
- * run read extracts makes every earlier date unable to run (fresh-user trial). Creates the folder when missing.
+ * run read extracts makes every earlier date unable to run (fresh-user trial). A folder that does not exist
+ * yet is checked through its nearest existing parent, and not created here (the reports create it).
  * @throws UsageError (exit 2)
  */
 export function checkOutDir(out: string): void {
   const abs = path.resolve(out);
-  try {
-    fs.mkdirSync(abs, { recursive: true });
-    fs.accessSync(abs, fs.constants.W_OK);
-  } catch (e) {
-    throw new UsageError(`--out: ${abs} is not a folder this process can write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); not started`);
-  }
+  let dir = abs;
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  const problem = !fs.statSync(dir).isDirectory() ? (dir === abs ? 'not a folder' : `${dir} is not a folder`) : writable(dir) ? null : `${dir === abs ? 'it' : dir} cannot be written`;
+  if (problem) throw new UsageError(`--out: ${abs} is not a folder this process can write (${problem}); not started`);
 }
+
+const writable = (dir: string): boolean => {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /**
  * Refuses a mistyped `--inbox` before the store is opened, which would create a new one (fresh-user trials:
