@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { axisMoney, barChart, money, trendChart } from '../src/reports/charts.ts';
 import { esc, page, table, yuan } from '../src/reports/html.ts';
 import { renderIndex } from '../src/reports/index-html.ts';
-import { groupFindings, lagBuckets, percent, renderSummary } from '../src/reports/summary-html.ts';
+import { FINDING_VS_CASE, groupFindings, lagBuckets, percent, renderSummary } from '../src/reports/summary-html.ts';
 import { finding, headline, openCase, runData } from './helpers/run-data.ts';
+import { makeId } from './helpers/report-inbox.ts';
 
 const INJECTED = ['=HYPERLINK("x")', '@SUM(1)', '<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "it's & <b>"];
 
@@ -102,6 +103,19 @@ describe('summary.html', () => {
     const html = renderSummary(runData({ status: 'failed', detectors: [{ id: 'x', title: 'X', status: 'failed', error: 'boom 36010219480312011X', examined: 0, findings: 0, amountFen: 0, ms: 1 }] }));
     expect(html).toContain('id="failed-detectors"');
     expect(html).toContain('boom 360102********011X');
+  });
+
+  it('labels what the findings are: overpaid found this run, not the cases\' amounts to recover', () => {
+    // Found by a fresh-user trial: a follow-up case (after a recovered one) and a false positive showed the
+    // finding's whole amount under "Amount to recover" and "Largest cases", unlike `cases export`.
+    const html = renderSummary(runData({ findings: [finding({ caseId: 67, caseStatus: 'new' }), finding({ caseId: 16, caseStatus: 'false_positive', idNumber: makeId('360102', '19500101', 21, true) })] }));
+    expect(html).not.toContain('Amount to recover');
+    expect(html).toContain('Overpaid found this run, by detector (yuan)');
+    expect(html).toContain('Overpaid found this run, by district (yuan; findings in brackets)');
+    const largest = /<section id="largest">[\s\S]*?<\/section>/.exec(html)![0];
+    expect(largest).toContain('Largest findings');
+    expect(largest).toContain(FINDING_VS_CASE);
+    expect(largest).toContain('confirmed / false_positive');
   });
 
   it('says so when there is no trend yet', () => {

@@ -6,7 +6,7 @@
  * Sections (element ids, for readers and tests): headline cards (`#total-cases`, `#total-amount`,
  * `#confirmed-cases`, `#cases-opened`, `#open-cases`, `#stop-requests`, `#files-ingested`, `#rows-rejected`),
  * `#by-detector`, `#by-district`, `#by-lag` (overpayment by months between death and stop), `#trend`
- * (earlier runs), `#data-quality` (per file, rejects by code), `#largest` (largest cases with their "why"
+ * (earlier runs), `#data-quality` (per file, rejects by code), `#largest` (largest findings with their "why"
  * line), `#detectors` (outcomes). Table rows carry a `data-key` (detector id, district code, bucket,
  * business date, file path, case id).
  */
@@ -29,6 +29,10 @@ export const LAG_BUCKETS: readonly { label: string; min: number; max: number }[]
   { label: '13–24', min: 13, max: 24 },
   { label: '>24', min: 25, max: Number.MAX_SAFE_INTEGER },
 ];
+
+/** Why a finding's amount can differ from its case's (README "findings.csv"). */
+export const FINDING_VS_CASE =
+  'Amounts and periods are the findings\u2019: all the overpayment a detector found for the person in this run. The case a finding feeds can count less: a follow-up case counts only what the recovered or written-off case before it did not, and a case closed as a false positive keeps its adjudicated figures. The cases\u2019 own figures are in <code>fundguard cases export</code>.';
 
 /** How many of the largest cases the page lists. */
 export const LARGEST_CASES = 25;
@@ -122,9 +126,9 @@ export function renderSummary(d: RunData): string {
   // By detector.
   const byDet = groupFindings(findings, (f) => f.detector);
   out.push('<section id="by-detector"><h2>按检测类型 <small>By detector</small></h2><div class="grid2">');
-  out.push(byDet.length ? figure(barChart({ categories: byDet.map((g) => titles.get(g.key) ?? g.key), values: byDet.map((g) => g.fen / 100), unit: '元', horizontal: true, width: HALF_WIDTH }), 'Amount to recover by detector (yuan)', HALF_WIDTH) : '<p class="note">No findings in this run.</p>');
+  out.push(byDet.length ? figure(barChart({ categories: byDet.map((g) => titles.get(g.key) ?? g.key), values: byDet.map((g) => g.fen / 100), unit: '元', horizontal: true, width: HALF_WIDTH }), 'Overpaid found this run, by detector (yuan)', HALF_WIDTH) : '<p class="note">No findings in this run.</p>');
   out.push(`<div class="scroll">${table(
-    ['detector', 'cases', 'confirmed', 'probable', 'review', 'amount (yuan)'],
+    ['detector', 'findings', 'confirmed', 'probable', 'review', 'amount (yuan)'],
     [...byDet.map((g) => [g.key, g.n, g.confirmed, g.probable, g.review, yuan(g.fen)] as Cell[]), ...(byDet.length > 1 ? [[{ text: 'total', cls: 'total' }, findings.length, confirmed, byDet.reduce((s, g) => s + g.probable, 0), byDet.reduce((s, g) => s + g.review, 0), yuan(totalFen)] as Cell[]] : [])],
     { numeric: [1, 2, 3, 4, 5], keys: [...byDet.map((g) => g.key), ...(byDet.length > 1 ? ['total'] : [])], empty: 'no findings' },
   )}</div></div></section>`);
@@ -132,9 +136,9 @@ export function renderSummary(d: RunData): string {
   // By district.
   const byDist = groupFindings(findings, (f) => f.districtCode);
   out.push('<section id="by-district"><h2>按区县 <small>By district</small></h2><div class="grid2">');
-  out.push(byDist.length ? figure(barChart({ categories: byDist.map((g) => `${g.key} ${districtName(g.key)}`.trim()), values: byDist.map((g) => g.fen / 100), labels: byDist.map((g) => `${yuan(g.fen)} (${g.n})`), unit: '元', horizontal: true, width: HALF_WIDTH }), 'Amount to recover by district (yuan; cases in brackets)', HALF_WIDTH) : '<p class="note">No findings in this run.</p>');
+  out.push(byDist.length ? figure(barChart({ categories: byDist.map((g) => `${g.key} ${districtName(g.key)}`.trim()), values: byDist.map((g) => g.fen / 100), labels: byDist.map((g) => `${yuan(g.fen)} (${g.n})`), unit: '元', horizontal: true, width: HALF_WIDTH }), 'Overpaid found this run, by district (yuan; findings in brackets)', HALF_WIDTH) : '<p class="note">No findings in this run.</p>');
   out.push(`<div class="scroll">${table(
-    ['district', 'name', 'cases', 'confirmed', 'amount (yuan)'],
+    ['district', 'name', 'findings', 'confirmed', 'amount (yuan)'],
     byDist.map((g) => [g.key, districtName(g.key), g.n, g.confirmed, yuan(g.fen)]),
     { numeric: [2, 3, 4], keys: byDist.map((g) => g.key), empty: 'no findings' },
   )}</div></div></section>`);
@@ -143,7 +147,7 @@ export function renderSummary(d: RunData): string {
   const lags = lagBuckets(findings);
   const withLag = findings.filter((f) => f.monthsAfterDeath !== null).length;
   out.push('<section id="by-lag"><h2>按死亡至停发月数 <small>Overpayment by months between death and stop</small></h2><div class="grid2">');
-  out.push(withLag ? figure(barChart({ categories: lags.map((b) => b.label), values: lags.map((b) => b.fen / 100), labels: lags.map((b) => (b.n ? `${yuan(b.fen)} (${b.n})` : '')), unit: '元', width: HALF_WIDTH }), 'Amount by months paid after the death month (cases in brackets)', HALF_WIDTH) : '<p class="note">No payments after death found in this run.</p>');
+  out.push(withLag ? figure(barChart({ categories: lags.map((b) => b.label), values: lags.map((b) => b.fen / 100), labels: lags.map((b) => (b.n ? `${yuan(b.fen)} (${b.n})` : '')), unit: '元', width: HALF_WIDTH }), 'Amount by months paid after the death month (findings in brackets)', HALF_WIDTH) : '<p class="note">No payments after death found in this run.</p>');
   out.push(`<div class="scroll">${table(['months paid after the death month', 'cases', 'amount (yuan)'], lags.map((b) => [b.label, b.n, yuan(b.fen)]), { numeric: [1, 2], keys: lags.map((b) => b.label) })}
 <p class="note">Months from the month of death to the last period paid; the death month itself is payable (DOMAIN §4).</p></div></div></section>`);
 
@@ -189,9 +193,12 @@ export function renderSummary(d: RunData): string {
   out.push(`<div class="scroll">${table(['reject code', 'rows or files'], codeRows.map(([c, n]) => [c, n]), { numeric: [1], keys: codeRows.map(([c]) => c), empty: 'no rejects', caption: 'Rejects by code' })}</div>`);
   out.push('<p class="note">Rows read = accepted + rejected + skipped (title, header, blank, summary and note rows). "repeats" are accepted rows repeating a payment already stored (overlapping extracts): counted once. Every rejected row is listed in rejects.csv.</p></section>');
 
-  // Largest cases.
+  // Largest findings, with the case each feeds. A finding's figures are the detector's (all it found for the
+  // person); its case can count less — a follow-up case, a false positive kept as adjudicated (fresh-user trial:
+  // the section said "cases" and the charts "amount to recover", and the figures differed from `cases export`).
   const largest = [...findings].sort((a, b) => b.amountFen - a.amountFen || byteCmp(a.idNumber, b.idNumber)).slice(0, LARGEST_CASES);
-  out.push(`<section id="largest"><h2>金额最大的案件 <small>Largest cases${findings.length > LARGEST_CASES ? ` (top ${LARGEST_CASES} of ${findings.length})` : ''}</small></h2>`);
+  out.push(`<section id="largest"><h2>金额最大的发现 <small>Largest findings${findings.length > LARGEST_CASES ? ` (top ${LARGEST_CASES} of ${findings.length})` : ''}</small></h2>`);
+  out.push(`<p class="note">${FINDING_VS_CASE}</p>`);
   const head = ['case', 'detector', 'confidence / status', 'ID', 'name', 'district', 'account', 'periods', 'months', 'amount (yuan)'];
   const rows = largest.map((f) => {
     const cells: Cell[] = [
