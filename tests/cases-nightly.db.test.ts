@@ -61,6 +61,16 @@ describe('open cases follow the extracts, people keep their work', () => {
     const f = await findingFor(store, ID_A, await paymentIdsOf(ID_A));
     expect(await nightly(store, [{ ...f, confidence: 'probable' }])).toMatchObject({ updated: 1 });
     expect((await eventsOf(store, 1)).at(-1)).toMatchObject({ kind: 'updated', reason: 'finding changed (confidence)', data: { confidence: ['confirmed', 'probable'] } });
+    // A higher amount for the same months (a correction) says so; other fields by name, not column (fresh-user
+    // trial: "finding changed (amount_fen)").
+    expect(await nightly(store, [{ ...f, confidence: 'probable', amountFen: f.amountFen + 100 }])).toMatchObject({ updated: 1 });
+    expect((await eventsOf(store, 1)).at(-1)).toMatchObject({
+      kind: 'updated',
+      reason: 'overpaid raised from 6000.00 yuan: now 2 month(s) 2025-03..2025-04, 6001.00 yuan (correction in a later extract)',
+      data: { amount_fen: [600_000, 600_100] },
+    });
+    expect(await nightly(store, [{ ...f, confidence: 'probable', amountFen: f.amountFen + 100, districtCode: '360103' }])).toMatchObject({ updated: 1 });
+    expect((await eventsOf(store, 1)).at(-1)).toMatchObject({ kind: 'updated', reason: 'finding changed (district)', data: { district_code: ['360102', '360103'] } });
   });
 
   it("a re-run after an investigator's change keeps status, assignee, ledger and history", async () => {

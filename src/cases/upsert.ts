@@ -46,6 +46,12 @@ export interface CaseChanges {
   autoRecovered: number;
 }
 
+/** The words an `updated` event's reason uses for the case fields that changed (its data keeps the field names). */
+const CHANGED_FIELD_WORDS: Readonly<Record<string, string>> = {
+  confidence: 'confidence', name: 'name', district_code: 'district', scheme: 'scheme', first_period: 'first period',
+  last_period: 'last period', months: 'months', amount_fen: 'amount', fingerprint: 'match evidence',
+};
+
 /**
  * Fingerprint of the match evidence of a finding: detector, case key and the comparisons (death records,
  * names, dates). Payments are deliberately left out: a person closed as a false positive (e.g. a living
@@ -387,7 +393,9 @@ export async function upsertCases(db: Kysely<DB>, runId: number, detector: strin
         ? `new overpaid months: ${tally}`
         : v.amount_fen < latest.amount_fen
           ? `overpaid lowered from ${formatFen(latest.amount_fen)} yuan: ${tally} (reversal or correction in a later extract)`
-          : `finding changed (${Object.keys(diff).join(', ')})`;
+          : v.amount_fen > latest.amount_fen
+            ? `overpaid raised from ${formatFen(latest.amount_fen)} yuan: ${tally} (correction in a later extract)`
+            : `finding changed (${Object.keys(diff).map((k) => CHANGED_FIELD_WORDS[k] ?? k).join(', ')})`;
       event(latest, 'updated', latest.status, latest.status, reason, diff);
       if (await settleCase(latest, v.amount_fen, before.refundDueFen, 'the overpaid amount changed')) changes.autoRecovered++;
       changes.updated++;
