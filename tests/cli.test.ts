@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from './helpers/engines.ts';
 import { cli, csvRecords, generate } from './helpers/pipeline.ts';
 import type { GenerateResult } from '../sample-data/lib/generator.ts';
+import { describeRun } from '../src/cli/commands/run.ts';
+import type { RunResult } from '../src/jobs/nightly-run.ts';
 
 describe('time zone independence (CLI)', () => {
   let t: TestDb;
@@ -141,6 +143,8 @@ describe('time zone independence (CLI)', () => {
     expect([st.status, st.stderr]).toEqual([2, expect.stringContaining(`no fundguard database at ${blank}:`)]);
     expect(cli(['run', '--inbox', gen.inboxDir, '--db', blank, '--out', path.join(t.dir, 'o7'), '--as-of', '2025-06-30']).status).toBe(0);
     expect(cli(['status', '--db', blank]).status).toBe(0);
+    const folder = cli(['run', '--inbox', gen.inboxDir, '--db', t.dir, '--out', path.join(t.dir, 'o6'), '--as-of', '2025-06-30']);
+    expect([folder.status, folder.stderr.trim()]).toEqual([2, `fundguard: --db: ${t.dir} is a folder, not a database file; nothing was changed`]);
     const outFile = path.join(t.dir, 'out-is-a-file');
     fs.writeFileSync(outFile, '');
     const db = path.join(t.dir, 'out-check.db');
@@ -161,5 +165,17 @@ describe('time zone independence (CLI)', () => {
     expect(rows.length).toBeGreaterThan(0);
     const days = head!.indexOf('days_open');
     expect(new Set(rows.map((r) => r[days]))).toEqual(new Set(['10']));
+  });
+});
+
+describe('the run summary on stdout', () => {
+  it('counts the cases no longer found (they went to 0.00 unsaid)', () => {
+    const r = {
+      runId: 4, files: [], deathFacts: 0, detection: { mode: 'incremental', sinceRun: 3 },
+      detectors: [{ id: 'deceased_payment', title: 'x', status: 'succeeded', examined: 1, findings: 2, amountFen: 1000, ms: 1 }],
+      cases: { deceased_payment: { opened: 0, updated: 1, unchanged: 1, followUps: 0, notFound: 3, amountChanged: 0, autoRecovered: 0 } },
+      reports: { dir: '/o/2025-06-30' },
+    } as unknown as RunResult;
+    expect(describeRun(r, '2025-06-30').split('\n')[2]).toBe('  deceased_payment: 2 finding(s), 10.00 yuan; cases opened 0, updated 1, unchanged 1, follow-ups 0, no longer found 3');
   });
 });

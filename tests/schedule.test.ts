@@ -75,8 +75,9 @@ describe('fundguard schedule and SIGTERM (CLI, SQLite)', () => {
     expect(runs().map((r) => [r[1], r[2]])).toEqual([
       [lastDone, 'succeeded'], [addDays(due, -2), 'succeeded'], [addDays(due, -1), 'succeeded'], [due, 'succeeded'],
     ]);
-    const again = cli(['schedule', '--once', '--inbox', gen.inboxDir, '--db', t.target, '--out', path.join(t.dir, 'out')]);
+    const again = cli(['schedule', '--once', '--inbox', gen.inboxDir, '--db', t.target, '--out', path.join(t.dir, 'out')], { FUNDGUARD_LOG_LEVEL: 'info' });
     expect(again.status).toBe(0);
+    expect(again.stderr).toContain(`no missed business date to catch up (latest due ${due})`); // it said nothing
     expect(runs()).toHaveLength(4);
     expect(fs.existsSync(path.join(t.dir, 'out', due, 'summary.html'))).toBe(true);
   });

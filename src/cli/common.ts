@@ -1,6 +1,7 @@
 /**
  * Shared pieces of the CLI commands: the database flag, the usage error, the exit codes.
  */
+import fs from 'node:fs';
 import { isPostgresUrl, sqliteFileKind } from '../db/connection.ts';
 
 export const DEFAULT_DB = 'data/fundguard.db';
@@ -24,7 +25,12 @@ function checkedTarget(opt: string | undefined): { target: string; file: ReturnT
  *   database), which opening would migrate ({@link sqliteFileKind})
  */
 export function dbTarget(opt: string | undefined): string {
-  return checkedTarget(opt).target;
+  const { target, file } = checkedTarget(opt);
+  // A folder is no database file (opening it failed with a bare "unable to open database file", exit 1).
+  if (file?.kind === 'absent' && fs.statSync(target, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`--db: ${target} is a folder, not a database file; nothing was changed`);
+  }
+  return target;
 }
 
 /**

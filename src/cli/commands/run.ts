@@ -34,7 +34,7 @@ export function describeRun(r: RunResult, asOf: string): string {
   );
   for (const d of r.detectors) {
     const c = r.cases[d.id];
-    out.push(`  ${d.id}: ${d.status === 'failed' ? `FAILED (${d.error})` : `${d.findings} finding(s), ${formatFen(d.amountFen)} yuan${c ? `; cases opened ${c.opened}, updated ${c.updated}, unchanged ${c.unchanged}, follow-ups ${c.followUps}` : ''}`}`);
+    out.push(`  ${d.id}: ${d.status === 'failed' ? `FAILED (${d.error})` : `${d.findings} finding(s), ${formatFen(d.amountFen)} yuan${c ? `; cases opened ${c.opened}, updated ${c.updated}, unchanged ${c.unchanged}, follow-ups ${c.followUps}${c.notFound ? `, no longer found ${c.notFound}` : ''}` : ''}`}`);
   }
   out.push(`reports: ${r.reports.dir}${path.sep} (summary.html, findings.csv, rejects.csv; worklists/ for investigators) — all runs: ${path.join(path.dirname(r.reports.dir), "index.html")}`);
   return out.join('\n') + '\n';

@@ -77,6 +77,7 @@ export function registerSchedule(program: Command): void {
           missed = missed.filter((d) => !gone.includes(d));
         }
         if (missed.length) logger.info({ dates: missed }, `catching up ${missed.length} missed business date(s)`);
+        else if (due) logger.info({ due }, `no missed business date to catch up (latest due ${due})`);
         for (const d of missed) await runDate(d);
         if (o.once || signal.aborted) {
           if (failed) process.exitCode = 1;
