@@ -116,6 +116,7 @@ describe('fundguard schedule and SIGTERM (CLI, SQLite)', () => {
     const bad = cli(['schedule', '--once', '--inbox', inbox, '--db', path.join(t.dir, 'fails.db'), '--out', broken]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain(`run for ${due} failed`);
+    expect(bad.stderr).toMatch(new RegExp(`^fundguard: run for ${due} failed: `, 'm')); // the README's one line for exit 1
     // Dates beyond schedule.catchUpDays are named, not dropped unsaid.
     const settingsFile = path.join(t.dir, 'two-days.json');
     fs.writeFileSync(settingsFile, JSON.stringify({ schedule: { catchUpDays: 2 } }));
@@ -125,6 +126,29 @@ describe('fundguard schedule and SIGTERM (CLI, SQLite)', () => {
     expect(f.status, f.stderr).toBe(0);
     expect(f.stderr).toContain(`not catching up ${addDays(due, -4)}..${addDays(due, -2)} (3 dates): the catch-up takes the latest 2 missed date(s) only (settings schedule.catchUpDays)`);
     expect(cli(['status', '--db', few]).stdout.trim().split('\n').slice(1).map((l) => l.split('\t')[1]).reverse()).toEqual([addDays(due, -5), addDays(due, -1), due]);
+  });
+
+  // Found by a fresh-user trial: a date that failed in the middle of a catch-up was lost — the later dates ran,
+  // read the extracts, and the failed one could never be redone.
+  it('stops the catch-up at a date that fails, so that date is redone by the next catch-up before the later ones', () => {
+    const due = latestDueDate('0 2 * * *', 'Asia/Shanghai', new Date())!;
+    const db = path.join(t.dir, 'stop-at-failure.db');
+    const out = path.join(t.dir, 'out-stop');
+    expect(cli(['run', '--inbox', gen.inboxDir, '--db', db, '--out', out, '--as-of', addDays(due, -3)]).status).toBe(0);
+    const blocker = path.join(out, addDays(due, -2));
+    fs.writeFileSync(blocker, ''); // that date's report folder cannot be made: its run fails at the reports
+    const first = cli(['schedule', '--once', '--inbox', gen.inboxDir, '--db', db, '--out', out]);
+    expect(first.status).toBe(1);
+    expect(first.stderr).toMatch(new RegExp(`^fundguard: run for ${addDays(due, -2)} failed: `, 'm'));
+    expect(first.stderr).toContain(`catch-up stopped at ${addDays(due, -2)} (failed): ${addDays(due, -1)}, ${due} not run, so that ${addDays(due, -2)} can still be redone`);
+    const statuses = () => cli(['status', '--db', db]).stdout.trim().split('\n').slice(1).map((l) => l.split('\t')).reverse().map((r) => [r[1], r[2]]);
+    expect(statuses()).toEqual([[addDays(due, -3), 'succeeded'], [addDays(due, -2), 'failed']]);
+    fs.rmSync(blocker);
+    const second = cli(['schedule', '--once', '--inbox', gen.inboxDir, '--db', db, '--out', out]);
+    expect(second.status, second.stderr).toBe(0);
+    expect(statuses()).toEqual([
+      [addDays(due, -3), 'succeeded'], [addDays(due, -2), 'failed'], [addDays(due, -2), 'succeeded'], [addDays(due, -1), 'succeeded'], [due, 'succeeded'],
+    ]);
   });
 
   /** A run on a new store `db`, sent SIGTERM while paused at `point` (test hook); it must exit 0 saying it stopped. Returns its stderr. */
