@@ -112,6 +112,8 @@ describe('summary.html', () => {
     expect(html).not.toContain('Amount to recover');
     expect(html).toContain('Overpaid found this run, by detector (yuan)');
     expect(html).toContain('Overpaid found this run, by district (yuan; findings in brackets)');
+    const lag = /<section id="by-lag">[\s\S]*?<\/section>/.exec(html)![0];
+    expect(lag).toContain('<th class="n">findings</th>');
     const largest = /<section id="largest">[\s\S]*?<\/section>/.exec(html)![0];
     expect(largest).toContain('Largest findings');
     expect(largest).toContain(FINDING_VS_CASE);

@@ -148,7 +148,7 @@ export function renderSummary(d: RunData): string {
   const withLag = findings.filter((f) => f.monthsAfterDeath !== null).length;
   out.push('<section id="by-lag"><h2>按死亡至停发月数 <small>Overpayment by months between death and stop</small></h2><div class="grid2">');
   out.push(withLag ? figure(barChart({ categories: lags.map((b) => b.label), values: lags.map((b) => b.fen / 100), labels: lags.map((b) => (b.n ? `${yuan(b.fen)} (${b.n})` : '')), unit: '元', width: HALF_WIDTH }), 'Amount by months paid after the death month (findings in brackets)', HALF_WIDTH) : '<p class="note">No payments after death found in this run.</p>');
-  out.push(`<div class="scroll">${table(['months paid after the death month', 'cases', 'amount (yuan)'], lags.map((b) => [b.label, b.n, yuan(b.fen)]), { numeric: [1, 2], keys: lags.map((b) => b.label) })}
+  out.push(`<div class="scroll">${table(['months paid after the death month', 'findings', 'amount (yuan)'], lags.map((b) => [b.label, b.n, yuan(b.fen)]), { numeric: [1, 2], keys: lags.map((b) => b.label) })}
 <p class="note">Months from the month of death to the last period paid; the death month itself is payable (DOMAIN §4).</p></div></div></section>`);
 
   // Trend.
