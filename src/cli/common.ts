@@ -1,7 +1,6 @@
 /**
  * Shared pieces of the CLI commands: the database flag, the usage error, the exit codes.
  */
-import fs from 'node:fs';
 import { isPostgresUrl, sqliteFileKind } from '../db/connection.ts';
 
 export const DEFAULT_DB = 'data/fundguard.db';
@@ -27,7 +26,7 @@ function checkedTarget(opt: string | undefined): { target: string; file: ReturnT
 export function dbTarget(opt: string | undefined): string {
   const { target, file } = checkedTarget(opt);
   // A folder is no database file (opening it failed with a bare "unable to open database file", exit 1).
-  if (file?.kind === 'absent' && fs.statSync(target, { throwIfNoEntry: false })?.isDirectory()) {
+  if (file?.kind === 'folder') {
     throw new UsageError(`--db: ${target} is a folder, not a database file; nothing was changed`);
   }
   return target;
@@ -42,7 +41,7 @@ export function dbTarget(opt: string | undefined): string {
  */
 export function existingDbTarget(opt: string | undefined): string {
   const { target, file } = checkedTarget(opt);
-  if (file && (file.kind === 'absent' || file.kind === 'empty')) {
+  if (file && (file.kind === 'absent' || file.kind === 'folder' || file.kind === 'empty')) {
     throw new UsageError(`no fundguard database at ${target}: \`fundguard run --db ${target} …\` creates it (or give --db or FUNDGUARD_DB)`);
   }
   return target;

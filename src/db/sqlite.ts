@@ -583,6 +583,7 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
 /**
  * What the file at `file` is, before opening it (which creates and migrates a store):
  * - `absent`: no file, or an empty one;
+ * - `folder`: a folder, not a file;
  * - `store`: a fundguard store (its `run` table or its migration table is there);
  * - `empty`: a SQLite database with nothing in it (no table, view, index or trigger; application_id and
  *   user_version 0) — `run` may make it a store, a reading command finds no store there;
@@ -593,8 +594,9 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
  * - `unknown`: it cannot be read now (a first load holds it; no busy wait here): opening then says why.
  * `reason` describes `not_sqlite` and `foreign` in words.
  */
-export function sqliteFileKind(file: string): { kind: 'absent' | 'store' | 'empty' | 'not_sqlite' | 'foreign' | 'unknown'; reason?: string } {
+export function sqliteFileKind(file: string): { kind: 'absent' | 'folder' | 'store' | 'empty' | 'not_sqlite' | 'foreign' | 'unknown'; reason?: string } {
   const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (st?.isDirectory()) return { kind: 'folder' };
   if (!st || !st.isFile() || st.size === 0) return { kind: 'absent' };
   const head = Buffer.alloc(16);
   const fd = fs.openSync(file, 'r');

@@ -11,7 +11,7 @@
  * can carry it forward; the run stats say which way the run detected (`detection`).
  */
 import os from 'node:os';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { DB } from '../db/schema.ts';
 import type { Settings } from '../config/settings.ts';
@@ -87,10 +87,11 @@ export interface LatestKnownRun {
  * stopped before reading anything does not count. Undefined when there is none.
  */
 export async function latestKnownRun(db: Kysely<DB>, after?: string): Promise<LatestKnownRun | undefined> {
+  const readFiles = (eb: ExpressionBuilder<DB, 'run'>) => eb.exists(eb.selectFrom('source_file').select('source_file.id').whereRef('source_file.run_id', '=', 'run.id'));
   let q = db
     .selectFrom('run')
-    .select((eb) => ['id', 'as_of', eb.exists(eb.selectFrom('source_file').select('source_file.id').whereRef('source_file.run_id', '=', 'run.id')).as('read')])
-    .where((eb) => eb.or([eb('status', '=', 'succeeded'), eb.exists(eb.selectFrom('source_file').select('source_file.id').whereRef('source_file.run_id', '=', 'run.id'))]));
+    .select((eb) => ['id', 'as_of', readFiles(eb).as('read')])
+    .where((eb) => eb.or([eb('status', '=', 'succeeded'), readFiles(eb)]));
   if (after !== undefined) q = q.where('as_of', '>', after);
   const r = await q.orderBy('as_of', 'desc').orderBy('id', 'desc').executeTakeFirst();
   return r ? { id: Number(r.id), asOf: r.as_of, readFiles: Boolean(Number(r.read)) } : undefined;

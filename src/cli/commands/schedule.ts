@@ -4,9 +4,10 @@
  * start, oldest first. SIGTERM finishes the step in progress, records the run `abandoned`, and exits 0.
  * The catch-up, on start and at every fire, runs the missed dates oldest first and stops at the first that
  * does not succeed, so that date can still be redone. With `--once` it exits 1 when a run failed (printing
- * `fundguard: <reason>`; 3 when another run held the lock), so that cron or systemd sees it. A missed date before the latest date whose run already read extracts is not caught up: it can
- * no longer run (EarlierDateError); nor is one beyond `schedule.catchUpDays` (the latest that many only).
- * A warning names each date left out.
+ * `fundguard: <reason>`; 3 when another run held the lock), so that cron or systemd sees it. A missed date
+ * before the latest date whose run already read extracts is not caught up: it can no longer run
+ * (EarlierDateError); nor is one beyond `schedule.catchUpDays` (the latest that many only). A warning names
+ * each date left out.
  */
 import type { Command } from 'commander';
 import { loadSettings } from '../../config/settings.ts';
